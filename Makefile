@@ -2,7 +2,7 @@
 PYTHON ?= python3
 PYTEST_WORKERS ?= 2
 
-.PHONY: install sample test bench clean
+.PHONY: install sample sample-c test bench clean
 
 install:
 	$(PYTHON) -m pip install -q -e '.[test]'
@@ -10,6 +10,11 @@ install:
 sample:
 	$(PYTHON) -m pip install -q -e .
 	$(PYTHON) samples/linear_regression.py
+
+# The C sample (samples/c): a graph saved in Python, `graphc compile`d, trained and run from C.
+sample-c:
+	$(PYTHON) -m pip install -q -e .
+	$(MAKE) -C samples/c PYTHON=$(PYTHON)
 
 test: install
 	$(PYTHON) -m pytest -q -n $(PYTEST_WORKERS) tests

@@ -4,8 +4,11 @@ medians and ratios against numpy (`make bench`)."""
 import argparse
 import sys
 
+from benchmarks.gemm import gemm_sweep
 from benchmarks.harness import Table, machine_line
 from benchmarks.workloads import WORKLOADS
+
+WORKLOADS = dict(WORKLOADS, gemm_sweep=gemm_sweep)  # sgemm through the backend, 1 and 2 threads
 
 
 def main(argv=None):

@@ -1,5 +1,6 @@
 """Timing and reporting: medians over repeats after warm-up, ratios against peers."""
 
+import contextlib
 import os
 import platform
 import statistics
@@ -46,3 +47,17 @@ class Table:
 def machine_line():
     return "%s, %s, %d cores, Python %s" % (platform.machine(), platform.processor() or "cpu",
                                             os.cpu_count(), platform.python_version())
+
+
+@contextlib.contextmanager
+def graphc_backend(name):
+    """graphc's executor set to `name` (compiling from a signature's second run) inside."""
+    import graphc.config as config
+    saved = config.get_backend(), config.compile_after_runs()
+    config.set_backend(name)
+    config.set_compile_after_runs(1)
+    try:
+        yield
+    finally:
+        config.set_backend(saved[0])
+        config.set_compile_after_runs(saved[1])

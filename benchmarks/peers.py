@@ -12,6 +12,8 @@ def load(name):
             v1 = tf.compat.v1
             v1.disable_v2_behavior()
             return v1
+        if name == "jax":
+            os.environ.setdefault("JAX_PLATFORMS", "cpu")  # CPU against CPU, even beside a GPU
         return importlib.import_module(name)
     except ImportError:
         return None

@@ -1,6 +1,8 @@
 """The `graphc` command line.
 
     graphc inspect MODEL      what a GraphDef or MetaGraphDef file holds
+    graphc compile MODEL      a C library (.so/.a and header) built ahead of time
+    graphc run MODEL          the model run by the JIT on .npy feeds
 
 Each subcommand is one function registered with `@command`: its name, help text and
 arguments, and the function itself, which gets the parsed arguments and returns the exit
@@ -218,6 +220,116 @@ def inspect_command(args):
         sys.stdout.write("\n")
     else:
         _print_report(report, sys.stdout)
+    return 0
+
+
+# ---------------------------------------------------------------- compile and run
+
+class _Ordered(argparse.Action):
+    """Records (option, value) in command-line order in `namespace.ordered`: the entry each
+    --feed/--fetch/--train-op belongs to is the last --entry before it."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        items = list(getattr(namespace, "ordered", None) or [])
+        items.append((self.dest, values))
+        namespace.ordered = items
+
+
+@command("compile", "compile a model to a C library (.so and header)",
+         description="Compile a GraphDef (.graph/.pb/.pbtxt) or MetaGraphDef (.meta) ahead of "
+                     "time into a self-contained shared library with a C API (NAME_create, "
+                     "NAME_run, ...; see the generated header). Feeds and fetches are positional "
+                     "in command-line order; `?` in a feed shape is the batch, set at run time "
+                     "with NAME_set_batch. --entry ENTRY starts a named entry point "
+                     "(NAME_ENTRY_run); all entries share the variables.",
+         arguments=[arg("model", help="the model file"),
+                    arg("-o", "--output", required=True, metavar="libNAME.so",
+                        help="the shared library to write"),
+                    arg("--name", help="the C prefix of the API (default: from the output "
+                                       "file name)"),
+                    arg("--header", metavar="NAME.h", help="the header to write (default: "
+                                                           "NAME.h beside the library)"),
+                    arg("--static", metavar="libNAME.a", help="also write a static library"),
+                    arg("--feed", action=_Ordered, metavar="NAME[=SHAPE]",
+                        help="a feed (op or tensor name), optionally its shape: comma-separated "
+                             "sizes, `?` for the batch (e.g. x=?,784)"),
+                    arg("--fetch", action=_Ordered, metavar="NAME", help="a fetched tensor"),
+                    arg("--train-op", action=_Ordered, dest="train_op", metavar="NAME",
+                        help="an op each run applies (e.g. the optimizer's update)"),
+                    arg("--entry", action=_Ordered, metavar="ENTRY",
+                        help="start entry point ENTRY: the feeds, fetches and train op that "
+                             "follow belong to it"),
+                    arg("--checkpoint", metavar="PATH",
+                        help="initialize the variables from this checkpoint"),
+                    arg("--freeze", action="store_true",
+                        help="bake the variables in as constants"),
+                    arg("--target-cpu", default="native", metavar="CPU",
+                        help="native (default), generic, or an LLVM CPU name"),
+                    arg("--target-triple", metavar="TRIPLE",
+                        help="the target triple (default: the host's)")])
+def compile_command(args):
+    from graphc.aot import AotError, compile_library, split_entries
+    try:
+        specs = split_entries(getattr(args, "ordered", None) or [])
+        lib = compile_library(args.model, specs, args.output, name=args.name,
+                              header=args.header, static=args.static,
+                              checkpoint=args.checkpoint, frozen=args.freeze,
+                              target_cpu=args.target_cpu, target_triple=args.target_triple)
+    except (OSError, AotError) as e:
+        raise CommandError(str(e).strip()) from None
+    sys.stdout.write("wrote %s and %s%s (%d %s; %s bytes of state, %s bytes of constants)\n"
+                     % (lib.output, lib.header, " and %s" % lib.static if lib.static else "",
+                        len(lib.entries), "entry" if len(lib.entries) == 1 else "entries",
+                        "{:,}".format(lib.state_bytes), "{:,}".format(lib.constant_bytes)))
+    return 0
+
+
+@command("run", "run a model on .npy inputs (JIT) and print or save the outputs",
+         description="Run a GraphDef or MetaGraphDef with graphc's JIT: feeds come from .npy "
+                     "files, variables from their initializers or --checkpoint; the fetched "
+                     "values are printed, or saved to an .npz with --output.",
+         arguments=[arg("model", help="the model file"),
+                    arg("--feed", action="append", default=[], metavar="NAME=FILE.npy",
+                        help="a feed and the .npy file holding its value"),
+                    arg("--fetch", action="append", default=[], metavar="NAME",
+                        help="a tensor to fetch"),
+                    arg("--checkpoint", metavar="PATH",
+                        help="initialize the variables from this checkpoint"),
+                    arg("--output", metavar="FILE.npz",
+                        help="save the fetched values here instead of printing them")])
+def run_command(args):
+    import graphc
+    from graphc.aot.entries import AotError, load_graph, variable_values
+    if not args.fetch:
+        raise CommandError("give at least one --fetch")
+    try:
+        graph, meta = load_graph(args.model)
+        feeds = {}
+        for item in args.feed:
+            name, sep, path = item.partition("=")
+            if not sep:
+                raise CommandError("--feed %s: expected NAME=FILE.npy" % item)
+            feeds[name if ":" in name else name + ":0"] = np.load(path, allow_pickle=False)
+        sess = graphc.Session(graph=graph)
+        fetches = [f if ":" in f else f + ":0" for f in args.fetch]
+        names = [op.name for op in graph.get_operations()
+                 if op.type in ("VariableV2", "Variable")]
+        if names:
+            sess._assign_variable_values(variable_values(graph, meta, names, args.checkpoint))
+        values = sess.run(fetches, feeds)
+    except CommandError:
+        raise
+    except (OSError, ValueError, TypeError, KeyError, AotError) as e:
+        raise CommandError(str(e).strip()) from None
+    except graphc.errors.OpError as e:
+        raise CommandError(e.message) from None
+    if args.output:
+        np.savez(args.output, **{name: np.asarray(v) for name, v in zip(fetches, values)})
+        return 0
+    for name, value in zip(fetches, values):
+        value = np.asarray(value)
+        sys.stdout.write("%s %s%s\n%s\n" % (name, value.dtype, list(value.shape),
+                                            np.array2string(value, threshold=10000)))
     return 0
 
 

@@ -80,14 +80,19 @@ class _Trace:
                     leaf = convert_to_tensor(leaf)
                 self.outputs.append(leaf)
         self.session = Session(graph=self.graph)
+        # fetches and feeds resolved once; results as arrays (0-d ones too)
+        self.prepared = self.session._prepare(self.outputs, self.feeds, raw=True)
 
     def run(self, bound, static_names):
         values = []
         for name, value in bound.arguments.items():
             if name not in static_names:
                 values.extend(_flatten(value)[0])
-        results = self.session.run(self.outputs, dict(zip(self.feeds, values)))
-        return self.rebuild([np.asarray(r) for r in results])
+        return self.call(values)
+
+    def call(self, values):
+        """Runs on the flat argument leaves `values` (one per placeholder)."""
+        return self.rebuild([np.asarray(r) for r in self.prepared.run(values)])
 
 
 class JitFunction:
@@ -103,6 +108,12 @@ class JitFunction:
             else static_argnames
         self._static = set(static_argnames) | {params[i] for i in static_argnums}
         self._traces = {}
+        # Calls with only positional arrays for every parameter skip binding and the signature
+        # key: their traces are found by the arrays' (type, dtype, shape).
+        kinds = {p.kind for p in self._signature.parameters.values()}
+        self._positional = len(params) if not self._static and kinds <= {
+            inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD} else -1
+        self._by_arrays = {}
         self.hits = 0
         self.misses = 0
 
@@ -139,8 +150,22 @@ class JitFunction:
         return trace
 
     def __call__(self, *args, **kwargs):
+        key = None
+        if not kwargs and len(args) == self._positional:
+            key = tuple([(type(a), a.dtype, a.shape) for a in args
+                         if type(a) is np.ndarray or isinstance(a, np.generic)])
+            if len(key) == len(args):
+                trace = self._by_arrays.get(key)
+                if trace is not None:
+                    self.hits += 1
+                    return trace.call(args)
+            else:
+                key = None
         bound = self._bind(args, kwargs)
-        return self._trace(bound).run(bound, self._static)
+        trace = self._trace(bound)
+        if key is not None:
+            self._by_arrays[key] = trace
+        return trace.run(bound, self._static)
 
     def lower(self, *args, **kwargs):
         """The core-IR text of the function specialized to these arguments."""

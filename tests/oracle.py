@@ -1,13 +1,18 @@
 """Oracles for tests: the same graph-building code run under TensorFlow (tf.compat.v1) and
-graphc, and float64 finite differences for gradients.
+graphc, and float64 finite differences for gradients. Every graphc check also runs on the
+compiled CPU backend and compares it with the interpreter (the interpreter is what TF and the
+finite differences check; the compiled code must agree with it).
 
 A `build(tf)` function receives the framework module (`graphc` or TF's compat.v1), builds its
 graph in the current default graph and returns `fetches` or `(fetches, feed_dict)`."""
+
+import contextlib
 
 import numpy as np
 import pytest
 
 import graphc
+from graphc import config
 
 _TF = []
 
@@ -60,12 +65,84 @@ def assert_same_structure_close(got, want, rtol, atol, path="result"):
             np.testing.assert_array_equal(g, w, err_msg=path)
 
 
+COMPILED_STEPS = 10  # steps of a trajectory run compiled (DESIGN.md: short trajectories)
+
+# Compiled-vs-interpreter tolerances by dtype (the interpreter is the reference).
+_COMPILED_TOL = {np.dtype(np.float16): (1e-3, 1e-3), np.dtype(np.float32): (1e-5, 1e-6),
+                 np.dtype(np.float64): (1e-12, 1e-12)}
+
+
+@contextlib.contextmanager
+def compiled_backend():
+    """Sessions created inside run on the CPU backend and compile on their first run."""
+    backend, after = config.get_backend(), config.compile_after_runs()
+    config.set_backend("cpu")
+    config.set_compile_after_runs(0)
+    try:
+        yield
+    finally:
+        config.set_backend(backend)
+        config.set_compile_after_runs(after)
+
+
+@contextlib.contextmanager
+def _interpreter_backend():
+    backend = config.get_backend()
+    config.set_backend("interpreter")
+    try:
+        yield
+    finally:
+        config.set_backend(backend)
+
+
+def assert_compiled_close(got, want, rtol=0.0, atol=0.0, path="compiled"):
+    """Compiled results `got` against the interpreter's `want`: same structure, dtypes, shapes;
+    floats within the larger of the given and the dtype's tolerance (NaNs where the
+    interpreter has them), everything else exact."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and set(got) == set(want), path
+        for k in want:
+            assert_compiled_close(got[k], want[k], rtol, atol, "%s[%r]" % (path, k))
+    elif isinstance(want, (list, tuple)):
+        assert isinstance(got, (list, tuple)) and len(got) == len(want), path
+        for i, (g, w) in enumerate(zip(got, want)):
+            assert_compiled_close(g, w, rtol, atol, "%s[%d]" % (path, i))
+    elif want is None:
+        assert got is None, "%s: expected None, got %r" % (path, got)
+    else:
+        w, g = np.asarray(want), np.asarray(got)
+        assert g.shape == w.shape, "%s: shape %s vs interpreter %s" % (path, g.shape, w.shape)
+        assert g.dtype == w.dtype, "%s: dtype %s vs interpreter %s" % (path, g.dtype, w.dtype)
+        if w.dtype.kind in "fc":
+            r, a = _COMPILED_TOL.get(w.dtype, (1e-5, 1e-6))
+            np.testing.assert_allclose(g, w, rtol=max(r, rtol), atol=max(a, atol),
+                                       equal_nan=True, err_msg=path + " (compiled)")
+        else:
+            np.testing.assert_array_equal(g, w, err_msg=path + " (compiled)")
+
+
+def run_compiled(run, want, rtol=0.0, atol=0.0):
+    """Runs `run()` under compiled_backend() and compares with the interpreter's `want`."""
+    with compiled_backend():
+        got = run()
+    assert_compiled_close(got, want, rtol, atol)
+    return got
+
+
 def compare_with_tf(build, rtol=1e-5, atol=1e-6, steps=1, init=True):
-    """Runs `build` under TensorFlow and graphc and asserts equal results; returns graphc's."""
+    """Runs `build` under TensorFlow and graphc (interpreter, then compiled and checked against
+    the interpreter) and asserts equal results; returns graphc's interpreted results."""
     tf = tf_v1()
     want = run_graph(tf, build, steps, init)
     got = run_graph(graphc, build, steps, init)
     assert_same_structure_close(got, want, rtol, atol)
+    # The test's tolerance also bounds compiled vs interpreter: GEMM-based ops (convolutions)
+    # sum in another order than numpy, which shows where large terms cancel.
+    # Long trajectories diverge chaotically under any change of rounding (FMA, summation
+    # order), so the compiled run is checked over the first COMPILED_STEPS steps only.
+    compiled_steps = min(steps, COMPILED_STEPS)
+    run_compiled(lambda: run_graph(graphc, build, compiled_steps, init), got[:compiled_steps],
+                 rtol, atol)
     return got
 
 
@@ -88,11 +165,13 @@ def numeric_gradient(f, x, eps=1e-6):
 
 def check_gradients(fn, *inputs, rtol=1e-6, atol=1e-8, seed=0):
     """Checks graphc's symbolic gradients of `fn(*placeholders)` against float64 finite
-    differences. The output is contracted with a fixed random weight so every element of the
-    output matters."""
+    differences, and the compiled CPU backend's gradients against the interpreter's. The output
+    is contracted with a fixed random weight so every element of the output matters."""
     inputs = [np.asarray(x, dtype=np.float64) for x in inputs]
     graph = graphc.Graph()
-    with graph.as_default():
+    # Finite differences on the interpreter: a session that compiles after some runs would
+    # mix the two backends' roundings in one difference quotient.
+    with graph.as_default(), _interpreter_backend():
         phs = [graphc.placeholder(graphc.float64, x.shape) for x in inputs]
         y = fn(*phs)
         weight = np.random.RandomState(seed).uniform(0.5, 1.5, size=y.shape.as_list())
@@ -111,4 +190,11 @@ def check_gradients(fn, *inputs, rtol=1e-6, atol=1e-8, seed=0):
                 num = numeric_gradient(f, x)
                 np.testing.assert_allclose(sym, num, rtol=rtol, atol=atol,
                                            err_msg="gradient of input %d" % i)
+            fetches = [loss] + [g for g in grads if g is not None]
+            want = sess.run(fetches, feed)
+
+        def compiled():
+            with graphc.Session(graph=graph) as csess:
+                return csess.run(fetches, feed)
+        run_compiled(compiled, want)
     return grads

@@ -12,11 +12,14 @@ import collections
 import collections.abc
 import contextlib
 import os
+import threading
+import time
 
 import numpy as np
 
 from graphc import config as graphc_config
 from graphc import errors
+from graphc.backend import CompileError
 from graphc.client.config_pb import ConfigProto
 from graphc.graph.graph import Graph, Operation, Tensor, get_default_graph
 from graphc.lower import lower
@@ -124,9 +127,13 @@ def _as_result(value):
 
 class _CompiledStep:
     """A cached signature: its IR function and executable. With a compiling backend the first
-    runs use the interpreter and the native code is built when the signature repeats
-    (`config.compile_after_runs`), so one-off runs (initializers, a single evaluation) never pay
-    for an LLVM compile; both executables share the IR's calling convention and state."""
+    runs use the interpreter and native code is built when the policy of
+    `config.compile_after_runs` says so (by default: loaded at once from the disk cache, else
+    compiled once the interpreter has spent about the compile's time on the signature), so
+    one-off runs (initializers, a single evaluation) never pay for an LLVM compile; both
+    executables share the IR's calling convention and state. A
+    function the backend cannot compile (CompileError) stays on the interpreter: decided once,
+    it is not retried on later runs (`compile_error` says why)."""
 
     def __init__(self, fn, backend, init_queries):
         self.fn = fn
@@ -134,24 +141,199 @@ class _CompiledStep:
         self.init_queries = init_queries
         self.slots = fn.state
         self.runs = 0
+        self.interpreted_seconds = 0.0  # spent in interpreted runs (the adaptive policy)
+        self._in_disk_cache = None
+        self.compile_error = None
         self._compiled = None
         self._interpreted = None
+        self._lock = threading.Lock()  # concurrent runs of a signature compile it once
 
     @property
     def compiled(self):
         return self._compiled is not None
 
+    @property
+    def final(self):
+        """Whether later runs keep the executable of the last `executable()` call."""
+        return self._compiled is not None or self.compile_error is not None
+
+    def _compile_now(self):
+        """The compile policy (see `config.compile_after_runs`) for this run."""
+        if self.backend == "interpreter":
+            return True
+        after = graphc_config.compile_after_runs()
+        if after is not None:
+            return self.runs > after
+        if self.runs < 2:
+            return False
+        if self._in_disk_cache is None:  # looked up once: a hit is loaded at the next run
+            self._in_disk_cache = graphc_config.executable_cached(self.fn, self.backend)
+        return self._in_disk_cache or \
+            self.interpreted_seconds >= graphc_config.estimated_compile_seconds(self.fn)
+
     def executable(self):
         """The executable for this run (compiling when the policy says so)."""
         self.runs += 1
-        if self._compiled is None and (self.backend == "interpreter" or
-                                       self.runs > graphc_config.compile_after_runs()):
-            self._compiled = graphc_config.make_executable(self.fn, self.backend)
+        if self._compiled is None and self.compile_error is None and self._compile_now():
+            with self._lock:
+                if self._compiled is None and self.compile_error is None:
+                    start = time.perf_counter()
+                    try:
+                        self._compiled = graphc_config.make_executable(self.fn, self.backend)
+                    except CompileError as e:
+                        self.compile_error = e
+                    else:
+                        if self.backend != "interpreter" and \
+                                not getattr(self._compiled, "loaded_from_cache", False):
+                            graphc_config.record_compile_seconds(
+                                self.fn, time.perf_counter() - start)
         if self._compiled is not None:
             return self._compiled
         if self._interpreted is None:
             self._interpreted = graphc_config.make_executable(self.fn, "interpreter")
         return self._interpreted
+
+
+class _PreparedRun:
+    """One (fetches, feed keys) pair of `Session.run` resolved once: the flattened fetch
+    structure, which fetches are ops, fed tensors or computed, and the order of the feeds in the
+    executable's signature. Once its signature's executable is final it also keeps that
+    executable bound to the session's state buffers (`bind`), so a repeated run only checks
+    its feed arrays, calls the bound executable and rebuilds the fetch structure. The binding
+    is dropped when the state buffers (`session._state_epoch`), the graph's structure or the
+    feed dtypes and shapes change."""
+
+    def __init__(self, session, structure, feed_tensors, feed_keys, raw=False, keep=()):
+        self.session = session
+        self.structure = structure
+        self.feed_tensors = feed_tensors
+        self.feed_keys = feed_keys
+        self.raw = raw  # arrays for 0-d results too (graphc.jit), not numpy scalars
+        self.keep = keep  # the objects whose ids key this run in the session's cache
+        self.version = session._graph._structure_version  # when fetches were resolved
+        # numpy feeds of the tensor's dtype pass unconverted; strings are always converted.
+        self.dtypes = [None if dt == object else dt for dt in
+                       (np.dtype(t.dtype.base_dtype.as_numpy_dtype) for t in feed_tensors)]
+        last = {t: i for i, t in enumerate(feed_tensors)}  # a repeated feed: the last wins
+        self.fed = sorted(last, key=lambda t: (t.op._id, t.value_index))
+        self.order = [last[t] for t in self.fed]
+        self.tensors, self.targets = [], []
+        plan = []
+        for element in structure.elements:
+            if isinstance(element, Operation):
+                self.targets.append(element)
+                plan.append(None)
+            elif element in last:
+                plan.append(~last[element])
+            else:
+                plan.append(len(self.tensors))
+                self.tensors.append(element)
+        self.plan = plan
+        template = structure.template
+        self.single = template if isinstance(template, int) else None
+        self.flat = None
+        if self.single is None and template[1] in (list, tuple) and \
+                all(isinstance(i, int) for i in template[2]):
+            self.flat = template[2]
+        # (bound executable, state epoch, graph structure version, feed shapes) of the last
+        # final run, replaced as one tuple so concurrent runs never mix two bindings' parts
+        self.bound = (None, None, None, [None] * len(feed_tensors))
+
+    def run(self, values):
+        """Runs with feed `values` (one per feed tensor, in order); returns the fetches."""
+        session = self.session
+        graph = session._graph
+        call, epoch, version, shapes = self.bound
+        arrays = list(values)
+        exact = not graph._unfeedable
+        for i, dt in enumerate(self.dtypes):
+            v = arrays[i]
+            if exact and type(v) is np.ndarray and v.dtype is dt and v.shape == shapes[i] \
+                    and v.flags.c_contiguous:
+                continue
+            exact = False
+            arrays[i] = _feed_array(self.feed_tensors[i], self.feed_keys[i], v)
+        inputs = [arrays[i] for i in self.order]
+        if call is None or epoch != session._state_epoch or \
+                version != graph._structure_version:
+            call = None
+        elif not exact:
+            inputs = [_executable_input(a) for a in inputs]
+            if any(a.dtype != self.dtypes[i] or a.shape != shapes[i]
+                   for a, i in zip(inputs, self.order)):
+                call = None
+        if call is not None:
+            outs = call(inputs)
+        else:
+            outs = self._run_step(arrays, inputs) if self.tensors or self.targets else []
+        return self._results(arrays, outs)
+
+    def _run_step(self, arrays, inputs):
+        """Finds (or lowers) the signature's step and runs it; binds it when it is final."""
+        session = self.session
+        inputs = [_executable_input(a) for a in inputs]
+        version = session._graph._structure_version
+        key = (tuple(self.tensors), tuple(self.targets), version,
+               tuple((t, a.dtype.str, a.shape) for t, a in zip(self.fed, inputs)))
+        step = session._cached_step(key)
+        if step is None:
+            queries = {}
+            fn = lower(self.tensors, self.targets,
+                       {t: (a.dtype, a.shape) for t, a in zip(self.fed, inputs)},
+                       is_initialized=session._state.__contains__, init_queries=queries)
+            step = _CompiledStep(fn, session._backend, queries)
+            session._cache.setdefault(key, []).append(step)
+            session.compile_count += 1
+        state, fresh = session._state_vector(step.slots)
+        exe = step.executable()
+        if step.final and not fresh:
+            call = exe.bind(state, None, session._num_threads())
+            self.bound = (call, session._state_epoch, version, [a.shape for a in arrays])
+            return call(inputs)
+        start = time.perf_counter()
+        values = exe.run(inputs, state, num_threads=session._num_threads())
+        if not step.compiled:
+            step.interpreted_seconds += time.perf_counter() - start
+        if fresh:
+            session._state.update(fresh)
+            session._state_epoch += 1
+        return values
+
+    def _results(self, arrays, outs):
+        values = []
+        for p in self.plan:
+            if p is None:
+                values.append(None)
+            elif p >= 0:
+                v = outs[p]
+                values.append(v if self.raw or v.ndim else v[()])
+            else:
+                values.append(arrays[~p])
+        if self.single is not None:
+            return values[self.single]
+        if self.flat is not None:
+            values = [values[i] for i in self.flat]
+            return values if self.structure.template[1] is list else tuple(values)
+        return self.structure.build(values)
+
+
+def _run_key(fetches, feed_dict):
+    """The key of a run in the session's cache of prepared runs: the identities of the fetch
+    objects (the elements of a plain list or tuple, else the object) and of the feed keys. The
+    prepared run keeps those objects alive, so their ids cannot be reused while it is cached."""
+    kind = type(fetches)
+    fetch_key = (kind, *map(id, fetches)) if kind is list or kind is tuple else id(fetches)
+    return fetch_key, (tuple(map(id, feed_dict)) if feed_dict else ())
+
+
+def _cacheable(fetches, structure):
+    """Whether the structure of `fetches` is fixed by the identities `_run_key` uses: one graph
+    element, or a list/tuple (or namedtuple) of graph elements."""
+    template = structure.template
+    if isinstance(template, int):
+        return True
+    return (template[0] == "seq" and all(isinstance(i, int) for i in template[2]) and
+            (type(fetches) in (list, tuple) or isinstance(fetches, tuple)))
 
 
 class _Device:
@@ -186,6 +368,8 @@ class BaseSession:
         self._closed = False
         self._state = {}
         self._cache = {}
+        self._prepared = {}
+        self._state_epoch = 0  # bumped whenever a buffer is added to or replaced in _state
         self._backend = graphc_config.get_backend()
         self._default_session_context = None
         self._default_graph_context = None
@@ -204,7 +388,9 @@ class BaseSession:
     def close(self):
         self._closed = True
         self._state.clear()
+        self._state_epoch += 1
         self._cache.clear()
+        self._prepared.clear()
 
     def as_default(self):
         """A context in which this session is the default (for `eval()` and `run()`)."""
@@ -238,10 +424,27 @@ class BaseSession:
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
         """Runs the ops needed for `fetches` with `feed_dict`; returns values in the structure
         of `fetches` (an op gives None)."""
+        key = _run_key(fetches, feed_dict)
+        prepared = self._prepared.get(key)
+        if prepared is not None and not self._closed and \
+                prepared.version == self._graph._structure_version:
+            return prepared.run(feed_dict.values() if feed_dict else ())
         self._check_open()
-        feeds = self._convert_feeds(feed_dict or {})
+        feeds, tensors = self._convert_feeds(feed_dict or {})
         structure = _FetchStructure(self._graph, fetches)
-        return self._run_structure(structure, feeds)
+        keys = list(feed_dict or ())
+        prepared = _PreparedRun(self, structure, tensors, keys, keep=(
+            fetches, list(fetches) if type(fetches) in (list, tuple) else None, keys))
+        if _cacheable(fetches, structure):
+            if len(self._prepared) >= 256:  # many distinct one-off runs: start over
+                self._prepared.clear()
+            self._prepared[key] = prepared
+        return prepared.run([feeds[t] for t in tensors])
+
+    def _prepare(self, fetches, feed_tensors, raw=False):
+        """A `_PreparedRun` of `fetches` fed `feed_tensors` (graph.jit and make_callable)."""
+        return _PreparedRun(self, _FetchStructure(self._graph, fetches), list(feed_tensors),
+                            list(feed_tensors), raw=raw)
 
     def _feed_tensor(self, key):
         try:
@@ -251,48 +454,13 @@ class BaseSession:
                 e.args[0] if e.args else e)) from None
 
     def _convert_feeds(self, feed_dict):
-        feeds = {}
+        """({tensor: converted value}, the tensor of each key in order)."""
+        feeds, tensors = {}, []
         for key, value in feed_dict.items():
             tensor = self._feed_tensor(key)
             feeds[tensor] = _feed_array(tensor, key, value)
-        return feeds
-
-    def _run_structure(self, structure, feeds):
-        tensors, targets = [], []
-        for element in structure.elements:
-            if isinstance(element, Operation):
-                targets.append(element)
-            elif element not in feeds:
-                tensors.append(element)
-        computed = self._run(tensors, targets, feeds) if tensors or targets else []
-        by_tensor = dict(zip(tensors, computed))
-        values = []
-        for element in structure.elements:
-            if isinstance(element, Operation):
-                values.append(None)
-            elif element in feeds:
-                values.append(feeds[element])
-            else:
-                values.append(_as_result(by_tensor[element]))
-        return structure.build(values)
-
-    def _run(self, tensors, targets, feeds):
-        fed = sorted(feeds, key=lambda t: (t.op._id, t.value_index))
-        inputs = [_executable_input(feeds[t]) for t in fed]
-        key = (tuple(tensors), tuple(targets), self._graph._structure_version,
-               tuple((t, a.dtype.str, a.shape) for t, a in zip(fed, inputs)))
-        step = self._cached_step(key)
-        if step is None:
-            queries = {}
-            fn = lower(tensors, targets, {t: (a.dtype, a.shape) for t, a in zip(fed, inputs)},
-                       is_initialized=self._state.__contains__, init_queries=queries)
-            step = _CompiledStep(fn, self._backend, queries)
-            self._cache.setdefault(key, []).append(step)
-            self.compile_count += 1
-        state, fresh = self._state_vector(step.slots)
-        values = step.executable().run(inputs, state, num_threads=self._num_threads())
-        self._state.update(fresh)
-        return values
+            tensors.append(tensor)
+        return feeds, tensors
 
     def _cached_step(self, key):
         """The step compiled for `key` whose IsVariableInitialized answers still hold."""
@@ -349,6 +517,7 @@ class BaseSession:
                 np.copyto(buf, value)
             else:
                 self._state[name] = np.array(value, copy=True)
+                self._state_epoch += 1
 
     def _num_threads(self):
         n = getattr(self._config, "intra_op_parallelism_threads", 0) if self._config else 0
@@ -363,11 +532,14 @@ class BaseSession:
         structure = _FetchStructure(self._graph, fetches)
         keys = list(feed_list or [])
         tensors = [self._feed_tensor(k) for k in keys]
+        prepared = _PreparedRun(self, structure, tensors, keys)
 
         def call(*args, **kwargs):
             self._check_open()
-            feeds = {t: _feed_array(t, k, v) for t, k, v in zip(tensors, keys, args)}
-            return self._run_structure(structure, feeds)
+            if len(args) == len(tensors):
+                return prepared.run(args)
+            n = min(len(args), len(tensors))  # the feeds given positionally, as zip pairs them
+            return _PreparedRun(self, structure, tensors[:n], keys[:n]).run(args[:n])
         return call
 
 

@@ -17,7 +17,7 @@ def interpret(fn, feeds, state, dims=None):
         prim = PRIMITIVES[instr.op]
         params = {k: bind(p, dims) for k, p in instr.params.items()} if dims else instr.params
         outs = prim.reference(*[env[o.id] for o in instr.operands], **params)
-        outs = outs if prim.num_outputs > 1 else [outs]
+        outs = outs if prim.num_outputs > 1 or len(instr.outputs) > 1 else [outs]
         for v, a in zip(instr.outputs, outs):
             env[v.id] = np.asarray(a, dtype=v.dtype)
     fetches = [env[v.id] for v in fn.fetches]

@@ -691,3 +691,53 @@ def _select_and_gather(operand, values, window_dimensions, window_strides, paddi
 
 
 define("select_and_gather", OPAQUE, _select_and_gather_infer, _select_and_gather)
+
+
+# ---------------------------------------------------------------- im2col (convolution patches)
+#
+# im2col gathers every window a conv_general would read into one row per output position, so a
+# convolution becomes one GEMM (graphc/passes/conv_to_dot.py): operand [N, spatial..., C] gives
+# [N, out..., window..., C], out[n, o.., k.., c] = lhs'[n, o*s + k*rd .., c] with lhs' the
+# operand dilated by lhs_dilation and padded (zero outside), exactly the values conv_general
+# multiplies by rhs[k.., c, :]. It is opaque: its kernel copies whole feature rows (C contiguous
+# elements per window position), and the reshape feeding the GEMM stays a view of its output.
+
+def _im2col_infer(x, window_dimensions, window_strides, padding, lhs_dilation, rhs_dilation):
+    n = x.rank - 2
+    _check(n >= 1, "im2col: operand %s needs a batch, spatial and feature dims", x.shape)
+    _check(len(window_dimensions) == len(window_strides) == len(padding) == len(lhs_dilation)
+           == len(rhs_dilation) == n,
+           "im2col: need a window size, stride, padding and dilations per spatial dimension")
+    spatial = tuple(_window_dim(d, k, s, lo, hi, ld, rd, "im2col")
+                    for d, k, s, (lo, hi), ld, rd in zip(x.shape[1:-1], window_dimensions,
+                                                        window_strides, padding, lhs_dilation,
+                                                        rhs_dilation))
+    return [(x.dtype, (x.shape[0],) + spatial + tuple(window_dimensions) + (x.shape[-1],))]
+
+
+def _im2col(x, window_dimensions, window_strides, padding, lhs_dilation, rhs_dilation):
+    """Strided view of the dilated, padded operand (as conv_general's reference takes it)."""
+    n = x.ndim - 2
+    spatial = tuple(range(1, n + 1))
+    out_shape = _im2col_infer(_ShapeOf(x), window_dimensions, window_strides, padding,
+                              lhs_dilation, rhs_dilation)[0][1]
+    if 0 in out_shape:
+        return np.zeros(out_shape, dtype=x.dtype)
+    xp = _dilate_pad(x, spatial, lhs_dilation, padding, x.dtype.type(0))
+    eff = tuple((k - 1) * d + 1 for k, d in zip(window_dimensions, rhs_dilation))
+    view = np.lib.stride_tricks.sliding_window_view(xp, eff, axis=spatial)
+    view = view[(slice(None),) + tuple(slice(None, o * s, s) for o, s in
+                                       zip(out_shape[1:n + 1], window_strides)) +
+                (slice(None),) + tuple(slice(None, None, d) for d in rhs_dilation)]
+    # view: [N, out.., C, k..] -> [N, out.., k.., C]
+    return np.ascontiguousarray(np.moveaxis(view, n + 1, -1))
+
+
+class _ShapeOf:
+    """An array's dtype, shape and rank as a shape rule reads them."""
+
+    def __init__(self, a):
+        self.dtype, self.shape, self.rank = a.dtype, a.shape, a.ndim
+
+
+define("im2col", OPAQUE, _im2col_infer, _im2col)

@@ -1,19 +1,20 @@
-"""The pass pipeline: cleanup passes to a fixed point, then dot layout, fusion and buffer
-assignment. Between passes it verifies the IR; with `GRAPHC_DUMP=dir` it writes the IR after
-each pass into a fresh sub-directory of `dir` (the backend adds its LLVM IR and assembly
-there); a pass is skipped when named in `disable` or in `GRAPHC_DISABLE_PASSES` (comma
-separated). The pipeline works on a copy: the caller's function (the interpreter's input) is
-left as it was."""
+"""The pass pipeline: cleanup passes to a fixed point, then convolutions to GEMMs, dot layout,
+fusion and buffer assignment. Between passes it verifies the IR; with `GRAPHC_DUMP=dir` it
+writes the IR after each pass into a fresh sub-directory of `dir` (the backend adds its LLVM IR
+and assembly there); a pass is skipped when named in `disable` or in `GRAPHC_DISABLE_PASSES`
+(comma separated). The pipeline works on a copy: the caller's function (the interpreter's
+input) is left as it was."""
 
 import itertools
 import os
 
 from graphc.ir.verify import verify
-from graphc.passes import (buffers, constant_folding, cse, dce, dot_layout, fusion, simplify)
+from graphc.passes import (buffers, constant_folding, conv_to_dot, cse, dce, dot_layout, fusion,
+                           simplify)
 from graphc.passes.util import clone_function
 
 CLEANUP = (simplify, constant_folding, cse, dce)
-PASSES = CLEANUP + (dot_layout, fusion, buffers)
+PASSES = CLEANUP + (conv_to_dot, dot_layout, fusion, buffers)
 PASS_NAMES = tuple(p.name for p in PASSES)
 MAX_ROUNDS = 4
 
@@ -69,6 +70,7 @@ def run_pipeline(fn, disable=(), dump_dir=None, check=True, scratch=None):
     for _ in range(MAX_ROUNDS):
         if not any([apply(p) for p in CLEANUP]):
             break
+    apply(conv_to_dot)  # convolutions become GEMMs before dot_layout canonicalizes the dots
     if apply(dot_layout):
         apply(simplify)
         apply(dce)

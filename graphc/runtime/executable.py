@@ -51,6 +51,11 @@ class Executable:
             raise errors.error_for_code(code, rt.error)
         return fetches
 
+    def bind(self, state, dims=None, num_threads=None):
+        """A callable `(feeds) -> fetches` running on `state` with `dims`: repeated calls of a
+        compiled executable skip the per-call checks and set-up (see NativeCall)."""
+        return lambda feeds: self.run(feeds, state, dims, num_threads)
+
 
 class InterpretedExecutable(Executable):
     """Runs the IR with the numpy interpreter behind the same entry."""

@@ -117,14 +117,25 @@ def test_unknown_pass_name_is_an_error():
         check(lambda b, x: b.emit1("neg", x), [np.ones(3, np.float32)], disable=["nope"])
 
 
-def test_primitive_without_emitter_is_a_compile_error_naming_it():
+def _rng_function():
     fn = Function()
     s = fn.add_state(StateSlot("rng", np.int64, (3,), kind="rng"))
     v, s2 = Builder(fn).emit("rng", [s], kind="uniform", shape=(4,), dtype=np.float32)
     fn.add_fetch("v", v)
     fn.state_out[0] = s2
+    return fn
+
+
+@pytest.fixture
+def without_rng_kernel(monkeypatch):
+    """The cpu backend as if it had no emitter for the rng primitive."""
+    monkeypatch.setattr(codegen, "KERNELS",
+                        {k: v for k, v in codegen.KERNELS.items() if k != "rng"})
+
+
+def test_primitive_without_emitter_is_a_compile_error_naming_it(without_rng_kernel):
     with pytest.raises(CompileError, match="primitive 'rng'"):
-        CompiledExecutable(fn)
+        CompiledExecutable(_rng_function())
 
 
 CORE = ["neg", "abs", "sign", "exp", "expm1", "log", "log1p", "sqrt", "rsqrt", "tanh",
@@ -196,3 +207,58 @@ def test_new_state_written_in_place_only_when_safe(transposed):
     state = [wv.copy()]
     exe.run([xv], state)
     assert_same(state, interpret(fn, [xv], [wv])[1])
+
+
+@pytest.mark.parametrize("trampoline", [True, False], ids=["trampoline", "ctypes"])
+def test_bound_calls_reuse_state_and_release_the_gil(trampoline, monkeypatch):
+    from graphc.backend.cpu import executable
+    if not trampoline:  # as on a Python whose object layout the trampoline does not know
+        monkeypatch.setattr(executable, "_trampoline", lambda: None)
+    fn = _training_step()
+    exe = CompiledExecutable(fn)
+    w0, b0 = data(np.float32, (4, 3), 1, 0.5), data(np.float32, (3,), 2, 0.5)
+    state = [w0.copy(), b0.copy()]
+    call = exe.bind(state, {"N": 5})
+    assert isinstance(call, executable.NativeCall)
+    want_state = [w0, b0]
+    for seed in range(3):
+        feeds = [data(np.float32, (5, 4), seed), data(np.float32, (5, 3), seed + 7)]
+        want, want_state = interpret(fn, feeds, want_state, {"N": 5})
+        assert_same(call(feeds), want)
+        assert_same(state, want_state)  # updated in place, run after run
+    a = data(np.float32, (700, 700), 3)
+    square = CompiledExecutable(function(lambda b, x: b.emit1(
+        "dot_general", x, x, lhs_contract=(1,), rhs_contract=(0,), lhs_batch=(), rhs_batch=()),
+        [a])).bind([])
+    square([a])
+    ticks, done = [], threading.Event()
+
+    def python_work():
+        while not done.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0)
+    t = threading.Thread(target=python_work)
+    t.start()
+    start = time.perf_counter()
+    for _ in range(5):
+        square([a])
+    end = time.perf_counter()
+    done.set()
+    t.join()
+    assert sum(start < x < end for x in ticks) > 10
+
+
+def test_bound_call_reports_run_time_errors_and_recovers():
+    fn = Function()
+    b = Builder(fn)
+    table = fn.add_feed("table", np.float32, (3,))
+    idx = fn.add_feed("idx", np.int32, (2,))
+    fn.add_fetch("g", b.emit1("gather", table, idx, axis=0))
+    exe = CompiledExecutable(fn)
+    call = exe.bind([])
+    t = np.array([1, 2, 3], np.float32)
+    np.testing.assert_array_equal(call([t, np.array([2, 0], np.int32)])[0], [3, 1])
+    for _ in range(2):
+        with pytest.raises(graphc.errors.InvalidArgumentError):
+            call([t, np.array([0, 7], np.int32)])
+    np.testing.assert_array_equal(call([t, np.array([1, 1], np.int32)])[0], [2, 2])

@@ -16,10 +16,12 @@ import numpy as np
 from llvmlite import ir
 
 from graphc.backend import CompileError
-from graphc.backend.cpu import gemm
+from graphc.backend.cpu import dot as dots
 from graphc.backend.cpu.emitters import ELEMENT
 from graphc.backend.cpu.kernels import (Kernel, check_indices, loop_kernel, reduce_kernel,
                                         scatter_add_kernel)
+from graphc.backend.cpu.rng_kernel import rng as _rng
+from graphc.backend.cpu import window_kernels
 from graphc.backend.cpu.types import I8, I32, I64, PTR, Builder, const, intrinsic, reg_type
 from graphc.ir.core import Function, Instr, Value
 from graphc.ir.primitives import PRIMITIVES, REDUCTION, FusedComputation
@@ -40,7 +42,7 @@ def _work(shape, extent):
 def scratch(instr):
     """Kernel scratch bytes an instruction needs (the pipeline's buffer-assignment hook)."""
     if instr.op == "dot_general" and _canonical_dot(instr):
-        return gemm.scratch_bytes(instr)
+        return dots.scratch_bytes(instr)
     if instr.op == "fusion" and instr.params["body"].kind == "dot":
         return scratch(instr.params["body"].fn.body[0])
     return 0
@@ -60,8 +62,9 @@ def supported(op):
 
 
 class ModuleBuilder:
-    def __init__(self, fn):
+    def __init__(self, fn, standalone=False):
         self.fn = fn
+        self.standalone = standalone  # library code (the GEMMs) in the module itself
         self.plan = fn.buffer_plan
         self.module = ir.Module(name=fn.name)
         self.name = "graphc_entry_%d" % next(_module_ids)
@@ -124,21 +127,22 @@ class ModuleBuilder:
     def kernel(self, label, body=None):
         return Kernel(self.module, "k%d_%s" % (next(self.kernels), label), self.fn.dims, body)
 
-    def call(self, k, buffers, extent, work=None, serial=False):
-        """Runs kernel k over [0, product of extent) with args [dims, rt, *buffers] through
-        the runtime's parallel loop, in fixed chunks of about GRAIN elements of work (`work`:
-        elements per iteration, by default the whole output over the extent); returns the
-        error code of a failing kernel. `serial` kernels (sharing scratch space) run as
-        one chunk."""
+    def call(self, k, buffers, extent, work=None, serial=False, chunk=None):
+        """Runs kernel k over [0, product of extent) (or [0, extent) for an i64 value) with
+        args [dims, rt, *buffers] through the runtime's parallel loop, in fixed chunks of
+        about GRAIN elements of work (`work`: elements per iteration, by default the whole
+        output over the extent) or of `chunk` (an i64 value); returns the error code of a
+        failing kernel. `serial` kernels (sharing scratch space) run as one chunk."""
         b = self.b
         args = b.alloca(PTR, size=ir.Constant(I32, len(buffers) + 2))
         for i, p in enumerate([self.dims_ptr, self.rt] + list(buffers)):
             b.store(p, b.gep(PTR, args, [ir.Constant(I64, i)]))
-        chunk = 1 << 62 if serial else max(1, GRAIN // max(1, work or 1))
+        if chunk is None:
+            chunk = ir.Constant(I64, 1 << 62 if serial else max(1, GRAIN // max(1, work or 1)))
+        total = extent if isinstance(extent, ir.Value) else self.extent(extent)
         parallel = self.module.globals.get("graphc_parallel_for") or ir.Function(
             self.module, ir.FunctionType(I32, [PTR, PTR, PTR, I64, I64]), "graphc_parallel_for")
-        code = b.call(parallel, [self.rt, k.fn, args, self.extent(extent),
-                                 ir.Constant(I64, chunk)])
+        code = b.call(parallel, [self.rt, k.fn, args, total, chunk])
         with b.if_then(b.icmp_signed("!=", code, ir.Constant(I32, 0)), likely=False):
             b.ret(code)
 
@@ -160,13 +164,17 @@ class ModuleBuilder:
         members = sub.body
         if kind == "dot":
             dot = sub.body[0]
-            k = self.kernel("gemm")
-            a, bb, c, s = k.buffer(), k.buffer(), k.buffer(), k.buffer()
-            extent = gemm.gemm_kernel(k, dot, a, bb, c, s)
-            self.call(k, [self.pointer(outer[dot.operands[0].id]),
-                          self.pointer(outer[dot.operands[1].id]), out,
-                          self.scratch(instr)], extent, serial=True)
-            members = sub.body[1:]
+            plan = dots.match_epilogue(sub, outer, dots.Layout(dot))
+            operands = {f.id: self.pointer(outer[f.id]) for f in
+                        (plan.bias, plan.residual, plan.alpha) if f is not None and
+                        not isinstance(f, float)}
+            dots.emit(self, dot, self.pointer(outer[dot.operands[0].id]),
+                      self.pointer(outer[dot.operands[1].id]), out,
+                      lambda: self.scratch(instr), plan, operands)
+            if plan.top is root and len(sub.fetches) == 1:
+                return
+            # The rest of the body runs over C in place, reading the GEMM's value there.
+            members = [m for m in sub.body[1:] if id(m) not in plan.mapped]
         k = self.kernel(root.producer.op, body=Function())
         k.body.body = members
         buffers = []
@@ -178,10 +186,13 @@ class ModuleBuilder:
                 k.bind(f, ptr=k.buffer())
                 buffers.append(self.pointer(o))
         if kind == "dot":
-            k.bind(sub.body[0].outputs[0], ptr=k.buffer())
+            k.bind(plan.top, ptr=k.buffer())
             buffers.append(out)
         out_ptr = k.buffer()
         buffers.append(out)
+        for value, extra in zip(sub.fetches[1:], instr.outputs[1:]):  # multi-output fusion
+            k.extra_outputs.append((value, k.buffer()))
+            buffers.append(self.pointer(extra))
         if kind == "reduce":
             extent = reduce_kernel(k, root, out_ptr)
             work = _work(root.producer.operands[0].shape, extent)
@@ -237,11 +248,8 @@ def _dot(mb, instr):
     if not _canonical_dot(instr):
         raise CompileError("dot_general is not in the canonical layout the cpu backend takes "
                            "(is the dot_layout pass disabled?)")
-    k = mb.kernel("gemm")
-    a, bb, c, s = k.buffer(), k.buffer(), k.buffer(), k.buffer()
-    extent = gemm.gemm_kernel(k, instr, a, bb, c, s)
-    mb.call(k, [mb.pointer(instr.operands[0]), mb.pointer(instr.operands[1]),
-                mb.pointer(instr.outputs[0]), mb.scratch(instr)], extent, serial=True)
+    dots.emit(mb, instr, mb.pointer(instr.operands[0]), mb.pointer(instr.operands[1]),
+              mb.pointer(instr.outputs[0]), lambda: mb.scratch(instr))
 
 
 def _scatter_add(mb, instr):
@@ -253,15 +261,20 @@ def _scatter_add(mb, instr):
 
 
 # Kernel builders for primitives that are not element-wise: `build(module_builder, instr)`.
-KERNELS = {"dot_general": _dot, "scatter_add": _scatter_add}
+KERNELS = {"dot_general": _dot, "scatter_add": _scatter_add, "rng": _rng,
+           "im2col": window_kernels.im2col, "reduce_window": window_kernels.reduce_window,
+           "select_and_scatter_add": window_kernels.select_and_scatter_add,
+           "select_and_gather": window_kernels.select_and_gather}
 
 
-def build_module(fn):
-    """(LLVM IR text, entry function name) for an optimized function with a buffer plan."""
+def build_module(fn, standalone=False):
+    """(LLVM IR text, entry function name) for an optimized function with a buffer plan;
+    `standalone` puts the GEMM library functions it calls in the module (for object code
+    that must link on its own) instead of declaring them."""
     for instr in fn.body:
         if instr.op != "fusion" and not supported(instr.op):
             raise CompileError("the cpu backend cannot emit primitive %r" % instr.op)
-    mb = ModuleBuilder(fn)
+    mb = ModuleBuilder(fn, standalone)
     return mb.build(), mb.name
 
 

@@ -22,6 +22,14 @@ The epilogue's alpha, bias, residual and relu are applied to the accumulators in
 each tile is written back; sigmoid, tanh and callables run as one pass over the just-written
 tile (still in L1) through a shared function, which keeps the code (and compile time) small.
 
+Code sharing. The micro-kernels (packed and in-place tiles, direct, dot and vecmat kernels)
+read A and B through run-time strides and take alpha, bias, residual and relu as run-time
+flags (a tile stores plainly when none is on), so one set of them (`kernel_set`: per dtype,
+and per activation applied as a separate pass) serves every transpose and epilogue; a variant
+adds only its packing, blocking and dispatch code. Compiled as a library of their own
+(`emit_kernels`, then variants with extern_kernels) they are built once per process, which
+divides the LLVM time of a program using several variants.
+
 Determinism. Every output element is computed as: for each KC chunk of the contraction (fixed
 chunk boundaries 0, KC, 2*KC, ...), acc = 0; acc = fma(a[i, p], b[p, j], acc) for p in order;
 then total = acc for the first chunk and total = total + acc after; the epilogue follows. The
@@ -156,11 +164,53 @@ def split(m, n, parts, dtype=np.float32):
             for lo, hi in zip(cuts, cuts[1:]) if hi > lo]
 
 
-def emit_sgemm(module, name, dtype=np.float32, trans_a=False, trans_b=False, epilogue=None):
+def emit_sgemm(module, name, dtype=np.float32, trans_a=False, trans_b=False, epilogue=None,
+               extern_kernels=False):
     """Adds the GEMM function `name` (ABI in the module docstring) and its internal helpers
-    (named `name.*`) to the llvmlite `module`; returns the ir.Function."""
+    (named `name.*`) to the llvmlite `module`; returns the ir.Function. The micro-kernels it
+    calls (named after `kernel_set`) are defined in the module too (internal, shared by every
+    variant the module holds), or with `extern_kernels` only declared: another module made
+    by `emit_kernels` defines them."""
     return _Gen(module, name, _dtype(dtype), bool(trans_a), bool(trans_b),
-                epilogue or Epilogue()).emit()
+                epilogue or Epilogue(), extern_kernels).emit()
+
+
+def kernel_set(dtype=np.float32, epilogue=None):
+    """The name prefix of the micro-kernels a variant calls. They take the epilogue's
+    alpha, bias, residual and relu as run-time flags, so every variant of a dtype shares one
+    set; only an activation applied as a separate pass (sigmoid, tanh, a callable) is built
+    into them."""
+    dt = _dtype(dtype)
+    act = (epilogue or Epilogue()).activation
+    if act in (None, "relu"):
+        return "graphc_gemm_kernels_%s" % dt.name
+    if callable(act):
+        return "graphc_gemm_kernels_%s_fn%x" % (dt.name, id(act))
+    return "graphc_gemm_kernels_%s_%s" % (dt.name, act)
+
+
+def emit_kernels(module, dtype=np.float32, epilogue=None):
+    """Defines the `kernel_set(dtype, epilogue)` micro-kernels in `module` with external
+    linkage (for variants emitted with extern_kernels); returns their names."""
+    gen = _Gen(module, None, _dtype(dtype), False, False, epilogue or Epilogue(), False,
+               local=False)
+    return [fn.name for fn in gen.emit_kernels()]
+
+
+def kernel_names(dtype=np.float32, epilogue=None):
+    """The names of the `kernel_set(dtype, epilogue)` functions variants call (no code is
+    generated)."""
+    gen = _Gen(ir.Module(), None, _dtype(dtype), False, False, epilogue or Epilogue(), True)
+    return [fn.name for fn in gen.emit_kernels()]
+
+
+# Run-time epilogue flags (the kernels' last argument).
+EP_ALPHA, EP_BIAS, EP_RESIDUAL, EP_RELU = 1, 2, 4, 8
+
+
+def epilogue_flags(ep):
+    return ((EP_ALPHA if ep.alpha else 0) | (EP_BIAS if ep.bias else 0)
+            | (EP_RESIDUAL if ep.residual else 0) | (EP_RELU if ep.activation == "relu" else 0))
 
 
 def _c64(v):
@@ -172,9 +222,13 @@ def _c32(v):
 
 
 class _Gen:
-    def __init__(self, module, name, dt, trans_a, trans_b, epilogue):
+    def __init__(self, module, name, dt, trans_a, trans_b, epilogue, extern_kernels=False,
+                 local=True):
         self.mod = module
         self.name = name
+        self.kname = kernel_set(dt, epilogue)
+        self.extern_kernels = extern_kernels
+        self.local = local  # kernels defined here are internal to the module
         self.dt = dt
         self.blk = BLOCKING[dt]
         self.t = ir.FloatType() if dt == np.float32 else ir.DoubleType()
@@ -198,6 +252,40 @@ class _Gen:
             a.name = n
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         return fn, b
+
+    def _kernel(self, suffix, args, names):
+        """(fn, builder) for the micro-kernel `suffix` of the kernel set, whose last argument
+        is the epilogue flags; builder None when there is no body to emit (already in the
+        module, or only declared here)."""
+        name = self.kname + suffix
+        fn = self.mod.globals.get(name)
+        if fn is not None:
+            return fn, None
+        fn = ir.Function(self.mod, ir.FunctionType(VOID, args + [I64]), name)
+        fn.attributes.add("nounwind")
+        if self.extern_kernels:
+            return fn, None
+        if self.local:
+            fn.linkage = "internal"
+        fn.attributes.add("noinline")
+        for a, n in zip(fn.args, names + ["flags"]):
+            a.name = n
+        return fn, ir.IRBuilder(fn.append_basic_block("entry"))
+
+    def flag(self, b, flags, bit):
+        return b.icmp_signed("!=", b.and_(flags, _c64(bit)), _c64(0))
+
+    def present(self, b, flags, bit, ptr, fallback):
+        """ptr when the epilogue term `bit` is on, else `fallback`: memory the same loads
+        may read (the C tile), so an absent (null) bias or residual is never touched. (Lanes
+        masked off by the flag instead cost a microcode assist per load at an unmapped
+        address: measured 4x slower at k = 10.)"""
+        return b.select(self.flag(b, flags, bit), ptr, fallback)
+
+    @staticmethod
+    def offset(b, ptr, off, t):
+        # Not inbounds: an absent bias or residual is a null pointer, offset but never read.
+        return b.gep(ptr, [off], source_etype=t)
 
     def _intrinsic(self, name, ret, args):
         fn = self.mod.globals.get(name)
@@ -307,24 +395,23 @@ class _Gen:
     # ---- epilogue --------------------------------------------------------------------------
 
     def epilogue_args(self, fn_args):
-        """(bias, residual, ldr, alpha) from the last four arguments of a kernel."""
-        return tuple(fn_args[-4:])
+        """(bias, residual, ldr, alpha, flags) from the last five arguments of a kernel."""
+        return tuple(fn_args[-5:])
 
-    def apply_epilogue(self, b, x, alpha, bias_v, res_ptr, mask):
-        """The epilogue on vector x whose bias lanes are `bias_v` and residual starts at
-        res_ptr (lanes under `mask`)."""
-        ep = self.ep
-        if ep.alpha:
-            x = b.fmul(x, self.splat(b, alpha, x.type.count))
-        if ep.bias:
-            x = b.fadd(x, bias_v)
-        if ep.residual:
-            x = b.fadd(x, self.load_vec(b, res_ptr, x.type, mask))
-        if ep.activation == "relu":
-            # x < 0 ? 0 : x keeps NaN (an ordered compare is false for it).
-            x = b.select(b.fcmp_ordered("<", x, self.vconst(x.type, 0.0)),
-                         self.vconst(x.type, 0.0), x)
-        return x
+    def apply_epilogue(self, b, x, alpha, bias_v, res_ptr, mask, flags):
+        """The epilogue the run-time `flags` ask for on vector x whose bias lanes are
+        `bias_v` and residual starts at res_ptr (lanes under `mask`; both pointers readable
+        whatever the flags, see `present`). Selects rather than adds of zero keep x bit for
+        bit (-0.0 + 0.0 is +0.0)."""
+        n = x.type.count
+        x = b.select(self.flag(b, flags, EP_ALPHA), b.fmul(x, self.splat(b, alpha, n)), x)
+        x = b.select(self.flag(b, flags, EP_BIAS), b.fadd(x, bias_v), x)
+        x = b.select(self.flag(b, flags, EP_RESIDUAL),
+                     b.fadd(x, self.load_vec(b, res_ptr, x.type, mask)), x)
+        # x < 0 ? 0 : x keeps NaN (an ordered compare is false for it).
+        neg = b.and_(b.fcmp_ordered("<", x, self.vconst(x.type, 0.0)),
+                     self.splat(b, self.flag(b, flags, EP_RELU), n))
+        return b.select(neg, self.vconst(x.type, 0.0), x)
 
     @property
     def separate_activation(self):
@@ -344,11 +431,10 @@ class _Gen:
     def activation_pass(self, b, c, ldc, rows, cols):
         """Calls (emitting once) act_tile(c, ldc, rows, cols): C[:rows, :cols] =
         activation(C) in place, w lanes at a time."""
-        if getattr(self, "_act_fn", None) is None:
+        fn, fb = self._kernel(".act_tile", [PTR, I64, I64, I64], ["c", "ldc", "rows", "cols"])
+        if fb is not None:
             w = self.blk.w
-            fn, fb = self._function(".act_tile", [PTR, I64, I64, I64],
-                                    ["c", "ldc", "rows", "cols"])
-            cp, ld, nrows, ncols = fn.args
+            cp, ld, nrows, ncols = fn.args[:4]
 
             def row(i, _):
                 crow = self.gep(fb, cp, fb.mul(i, ld))
@@ -369,8 +455,7 @@ class _Gen:
                 return []
             self.loop(fb, _c64(0), nrows, [], row)
             fb.ret_void()
-            self._act_fn = fn
-        b.call(self._act_fn, [c, ldc, rows, cols])
+        b.call(fn, [c, ldc, rows, cols, _c64(0)])
 
     # ---- tile write-back -------------------------------------------------------------------
 
@@ -392,33 +477,37 @@ class _Gen:
                 self.activation_pass(b, c, ldc, mr_eff, nr_eff)
 
     def _store_rows(self, b, accs, masks, mr_eff, c, ldc, first, last, ep_args):
-        with b.if_else(last) as (final, partial):
+        # Without epilogue flags the last chunk stores as the others do (no selects, no
+        # reads of absent terms).
+        apply = b.and_(last, b.icmp_signed("!=", ep_args[4], _c64(0)))
+        with b.if_else(apply) as (final, plain):
             with final:
                 self._emit_rows(b, accs, masks, mr_eff, c, ldc, first, ep_args)
-            with partial:
+            with plain:
                 self._emit_rows(b, accs, masks, mr_eff, c, ldc, first, None)
 
     def _emit_rows(self, b, accs, masks, mr_eff, c, ldc, first, ep_args):
         w = self.blk.w
         nv = len(accs[0])
         masks = masks or [None] * nv
-        bias_v = [None] * nv
-        if ep_args is not None and self.ep.bias:
-            bias_v = [self.load_vec(b, self.gep(b, ep_args[0], _c64(v * w)), self.vt, masks[v])
+        if ep_args is not None:
+            bias, res, ldr, alpha, flags = ep_args
+            bias = self.present(b, flags, EP_BIAS, bias, c)
+            bias_v = [self.load_vec(b, self.gep(b, bias, _c64(v * w)), self.vt, masks[v])
                       for v in range(nv)]
 
         def row(i):
             crow = self.gep(b, c, b.mul(ldc, _c64(i)))
-            rrow = None
-            if ep_args is not None and self.ep.residual:
-                rrow = self.gep(b, ep_args[1], b.mul(ep_args[2], _c64(i)))
+            if ep_args is not None:
+                rrow = self.present(b, flags, EP_RESIDUAL,
+                                    self.offset(b, res, b.mul(ldr, _c64(i)), self.t), crow)
             for v in range(nv):
                 ptr = self.gep(b, crow, _c64(v * w))
                 old = self.load_vec(b, ptr, self.vt, masks[v])
                 x = b.select(first, accs[i][v], b.fadd(old, accs[i][v]))
                 if ep_args is not None:
-                    rp = self.gep(b, rrow, _c64(v * w)) if rrow is not None else None
-                    x = self.apply_epilogue(b, x, ep_args[3], bias_v[v], rp, masks[v])
+                    rp = self.gep(b, rrow, _c64(v * w))
+                    x = self.apply_epilogue(b, x, alpha, bias_v[v], rp, masks[v], flags)
                 self.store_vec(b, x, ptr, masks[v])
 
         for i in range(len(accs)):
@@ -464,11 +553,13 @@ class _Gen:
         past mr_eff re-read the last row)."""
         blk = self.blk
         a_args, a_names = ([PTR, I64, I64], ["a", "rsa", "csa"]) if strided_a else ([PTR], ["pa"])
-        fn, b = self._function(".tile_sa" if strided_a else ".tile",
-                               [I64] + a_args + [PTR, PTR, I64, I64, I64, I1, I1, PTR, PTR,
-                                                 I64, self.t],
-                               ["kc"] + a_names + ["pb", "c", "ldc", "mr", "nr", "first",
-                                                   "last", "bias", "res", "ldr", "alpha"])
+        fn, b = self._kernel(".tile_sa" if strided_a else ".tile",
+                             [I64] + a_args + [PTR, PTR, I64, I64, I64, I1, I1, PTR, PTR,
+                                               I64, self.t],
+                             ["kc"] + a_names + ["pb", "c", "ldc", "mr", "nr", "first",
+                                                 "last", "bias", "res", "ldr", "alpha"])
+        if b is None:
+            return fn
         kc = fn.args[0]
         pb, c, ldc, mr_eff, nr_eff, first, last = fn.args[len(a_args) + 1:len(a_args) + 8]
         pb.add_attribute("noalias")
@@ -727,6 +818,7 @@ class _Gen:
                                self.public_names() + ["direct_a"])
         (m, n, k, a, lda, bb, ldb, c, ldc, scratch, row0, row1, col0, col1, bias, res, ldr,
          alpha, direct_a) = fn.args
+        ep = (bias, res, ldr, alpha, _c64(epilogue_flags(self.ep)))
         rsa, csa = (lda, _c64(1)) if not self.trans_a else (_c64(1), lda)
         # The packed blocks' layout in scratch (as _scratch_layout): A block, then B block.
         size = self.dt.itemsize
@@ -768,7 +860,7 @@ class _Gen:
                                        [kc] + a_args +
                                        [pbj, self.gep(b, c, b.add(b.mul(i, ldc), j)), ldc,
                                         mr_eff, nr_eff, first, last]
-                                       + self.offset_epilogue(b, bias, res, ldr, alpha, i, j))
+                                       + self.offset_epilogue(b, ep, i, j))
                                 return []
                             self.loop(b, _c64(0), mc, [], row_panel, step=blk.mr)
                             return []
@@ -789,11 +881,12 @@ class _Gen:
         b.ret_void()
         return fn
 
-    def offset_epilogue(self, b, bias, res, ldr, alpha, i, j):
-        """The epilogue arguments for the tile whose top-left element is C[i, j]."""
-        return [self.gep(b, bias, j) if self.ep.bias else bias,
-                self.gep(b, res, b.add(b.mul(i, ldr), j)) if self.ep.residual else res,
-                ldr, alpha]
+    def offset_epilogue(self, b, ep_args, i, j):
+        """The epilogue arguments (bias, res, ldr, alpha, flags) for the tile whose top-left
+        element is C[i, j]."""
+        bias, res, ldr, alpha, flags = ep_args
+        return [self.offset(b, bias, j, self.t),
+                self.offset(b, res, b.add(b.mul(i, ldr), j), self.t), ldr, alpha, flags]
 
     # ---- direct (unpacked) path ------------------------------------------------------------
 
@@ -814,12 +907,15 @@ class _Gen:
         w = blk.w
         nv = self.direct_vectors(rows)
         tw = nv * w
-        fn, b = self._function(".direct%d" % rows,
-                               [I64, PTR, I64, I64, PTR, I64, PTR, I64, I64, I64, PTR, PTR,
-                                I64, self.t],
-                               ["k", "a", "rsa", "csa", "b", "rsb", "c", "ldc", "mrows",
-                                "ncols", "bias", "res", "ldr", "alpha"])
-        k, a, rsa, csa, bb, rsb, c, ldc, mrows, ncols, bias, res, ldr, alpha = fn.args
+        fn, b = self._kernel(".direct%d" % rows,
+                             [I64, PTR, I64, I64, PTR, I64, PTR, I64, I64, I64, PTR, PTR,
+                              I64, self.t],
+                             ["k", "a", "rsa", "csa", "b", "rsb", "c", "ldc", "mrows",
+                              "ncols", "bias", "res", "ldr", "alpha"])
+        if b is None:
+            return fn
+        k, a, rsa, csa, bb, rsb, c, ldc, mrows, ncols = fn.args[:10]
+        ep = self.epilogue_args(fn.args)
         last_row = b.sub(mrows, _c64(1))
         row_off = [b.mul(self.smin(b, _c64(i), last_row), rsa) for i in range(rows)]
 
@@ -827,7 +923,7 @@ class _Gen:
             nr_eff = self.smin(b, _c64(tw), b.sub(ncols, j0))
             full = b.icmp_signed("==", nr_eff, _c64(tw))
             masks = [self.lane_mask(b, w, nr_eff, v * w) for v in range(nv)]
-            ep_args = self.offset_epilogue(b, bias, res, ldr, alpha, _c64(0), j0)
+            ep_args = self.offset_epilogue(b, ep, _c64(0), j0)
 
             def chunk(pc, kc, first, last):
                 arow = [self.gep(b, a, b.add(off, b.mul(pc, csa))) for off in row_off]
@@ -883,11 +979,14 @@ class _Gen:
         blk = self.blk
         w = blk.w
         vt = self.vt
-        fn, b = self._function(".vecmat", [I64, PTR, I64, PTR, I64, PTR, I64, PTR, PTR, PTR,
-                                           I64, self.t],
-                               ["k", "a", "csa", "b", "rsb", "c", "ncols", "t", "bias", "res",
-                                "ldr", "alpha"])
-        k, a, csa, bb, rsb, c, ncols, t, bias, res, ldr, alpha = fn.args
+        fn, b = self._kernel(".vecmat", [I64, PTR, I64, PTR, I64, PTR, I64, PTR, PTR, PTR,
+                                         I64, self.t],
+                             ["k", "a", "csa", "b", "rsb", "c", "ncols", "t", "bias", "res",
+                              "ldr", "alpha"])
+        if b is None:
+            return fn
+        k, a, csa, bb, rsb, c, ncols, t = fn.args[:8]
+        ep = self.epilogue_args(fn.args)
         t.add_attribute("noalias")
         group = 4
 
@@ -934,8 +1033,7 @@ class _Gen:
                     col = b.add(j0, j)
                     self.store_tile(b, [[acc]], 1, _c64(1), nr_eff, self.gep(b, c, col),
                                     _c64(0), first, last,
-                                    self.offset_epilogue(b, bias, res, ldr, alpha, _c64(0),
-                                                         col))
+                                    self.offset_epilogue(b, ep, _c64(0), col))
                 over_vectors(write)
             self.chunks(b, k, chunk)
             return []
@@ -954,12 +1052,14 @@ class _Gen:
         w = self.blk.w
         vt = self.vt
         ot = ir.VectorType(self.t, cb)
-        fn, b = self._function(".dot%dx%d" % (ra, cb),
-                               [I64, I64, I64, PTR, I64, PTR, I64, PTR, I64, PTR, PTR, I64,
-                                self.t],
-                               ["mrows", "ncols", "k", "a", "rsa", "b", "csb", "c", "ldc",
-                                "bias", "res", "ldr", "alpha"])
-        mrows, ncols, k, a, rsa, bb, csb, c, ldc, bias, res, ldr, alpha = fn.args
+        fn, b = self._kernel(".dot%dx%d" % (ra, cb),
+                             [I64, I64, I64, PTR, I64, PTR, I64, PTR, I64, PTR, PTR, I64,
+                              self.t],
+                             ["mrows", "ncols", "k", "a", "rsa", "b", "csb", "c", "ldc",
+                              "bias", "res", "ldr", "alpha"])
+        if b is None:
+            return fn
+        mrows, ncols, k, a, rsa, bb, csb, c, ldc, bias, res, ldr, alpha, flags = fn.args
         kv = b.sub(k, b.srem(k, _c64(w)))
         tail = b.icmp_signed("<", kv, k)
         tail_mask = self.lane_mask(b, w, b.sub(k, kv))
@@ -994,17 +1094,21 @@ class _Gen:
                     merged.append(ph)
                 sums = [self.reduce(b, x) for x in merged]
                 cmask = self.lane_mask(b, cb, b.sub(ncols, j0))
-                bias_v = (self.load_vec(b, self.gep(b, bias, j0), ot, cmask)
-                          if self.ep.bias else None)
+                ctile = self.gep(b, c, b.add(b.mul(i0, ldc), j0))
+                bias_v = self.load_vec(b, self.present(b, flags, EP_BIAS,
+                                                       self.offset(b, bias, j0, self.t),
+                                                       ctile), ot, cmask)
                 for i in range(ra):
                     row = b.add(i0, _c64(i))
                     with b.if_then(b.icmp_signed("<", row, mrows)):
                         x = ir.Constant(ot, ir.Undefined)
                         for j in range(cb):
                             x = b.insert_element(x, sums[i * cb + j], _c32(j))
-                        rp = (self.gep(b, res, b.add(b.mul(row, ldr), j0))
-                              if self.ep.residual else None)
-                        x = self.apply_epilogue(b, x, alpha, bias_v, rp, cmask)
+                        rp = self.present(b, flags, EP_RESIDUAL,
+                                          self.offset(b, res, b.add(b.mul(row, ldr), j0),
+                                                      self.t),
+                                          self.gep(b, c, b.add(b.mul(row, ldc), j0)))
+                        x = self.apply_epilogue(b, x, alpha, bias_v, rp, cmask, flags)
                         self.store_vec(b, x, self.gep(b, c, b.add(b.mul(row, ldc), j0)),
                                        cmask)
                 if self.separate_activation:
@@ -1042,13 +1146,23 @@ class _Gen:
         return ["m", "n", "k", "a", "lda", "b", "ldb", "c", "ldc", "scratch", "row0", "row1",
                 "col0", "col1", "bias", "res", "ldr", "alpha"]
 
+    DOT_SHAPES = ((3, 4), (8, 1), (1, 8))
+
+    def emit_kernels(self):
+        """The kernel set's functions (defined or declared as the generator says): tile,
+        tile_sa, the direct kernels, the dot kernels, vecmat."""
+        return ([self.emit_tile(), self.emit_tile(strided_a=True)]
+                + [self.emit_direct(r) for r in self.DIRECT_ROWS]
+                + [self.emit_dot(*shape) for shape in self.DOT_SHAPES] + [self.emit_vecmat()])
+
     def emit(self):
         blk = self.blk
-        packed = self.emit_packed(self.emit_tile(), self.emit_tile(strided_a=True),
-                                  self.emit_pack_a(), self.emit_pack_b())
-        direct = [self.emit_direct(r) for r in self.DIRECT_ROWS]
-        dots = {shape: self.emit_dot(*shape) for shape in ((3, 4), (8, 1), (1, 8))}
-        vecmat = self.emit_vecmat()
+        kernels = self.emit_kernels()
+        tile, tile_sa = kernels[:2]
+        direct = kernels[2:2 + len(self.DIRECT_ROWS)]
+        dots = dict(zip(self.DOT_SHAPES, kernels[2 + len(direct):-1]))
+        vecmat = kernels[-1]
+        packed = self.emit_packed(tile, tile_sa, self.emit_pack_a(), self.emit_pack_b())
 
         fn, b = self._function("", self.public_args(), self.public_names(), internal=False)
         args = fn.args
@@ -1065,7 +1179,8 @@ class _Gen:
         a0 = self.gep(b, a, b.mul(row0, rsa))
         b0 = self.gep(b, bb, b.mul(col0, csb))
         c0 = self.gep(b, c, b.add(b.mul(row0, ldc), col0))
-        ep0 = self.offset_epilogue(b, bias, res, ldr, alpha, row0, col0)
+        ep0 = self.offset_epilogue(b, (bias, res, ldr, alpha, _c64(epilogue_flags(self.ep))),
+                                   row0, col0)
 
         # The path depends on the whole problem only, never on the rectangle.
         # Unpacked when packing cannot pay: few rows (B is read once anyway) or little work.
@@ -1100,7 +1215,7 @@ class _Gen:
                     b.position_at_end(blk_r)
                     b.call(kern, [k, self.gep(b, a0, b.mul(i, rsa)), rsa, csa, b0, rsb,
                                   self.gep(b, c0, b.mul(i, ldc)), ldc, r, cols]
-                           + self.offset_epilogue(b, ep0[0], ep0[1], ldr, alpha, i, _c64(0)))
+                           + self.offset_epilogue(b, ep0, i, _c64(0)))
                     b.branch(after)
                 b.position_at_end(after)
                 return []

@@ -8,7 +8,11 @@ thread pool). It returns 0 or an error code (set in rt).
 
 Loop kernels evaluate a fused body's root at every output index by composing the element
 emitters (graphc/backend/cpu/emitters.py); reduction kernels evaluate the reduced operand the
-same way inside the reduction loops."""
+same way inside the reduction loops. A multi-output fusion (graphc/passes/fusion.py) gives the
+kernel further outputs (`Kernel.extra_outputs`): a loop kernel stores every output at each
+index of their common shape; a reduction kernel runs several reductions over the same axes
+side by side and stores element-wise outputs (of the reduced operand's shape) at each element
+it visits, so an input shared by them is read once."""
 
 import numpy as np
 from llvmlite import ir
@@ -141,6 +145,7 @@ class Kernel(FunctionBuilder):
                                        typ=I64) for i, name in enumerate(dims)}
         self.body = body
         self.sources = {}  # value id -> ("buffer", ptr) | ("scalar", llvm constant)
+        self.extra_outputs = []  # (body value, pointer) of a multi-output fusion's other outputs
         self._keep = []
 
     # ---- arguments and dims
@@ -217,15 +222,24 @@ def _linear_only(body):
     return True
 
 
+def _store_all(k, outputs, idx):
+    """Stores every output's element at idx (all computed before any store, so an output
+    written over an input's buffer never feeds another output of the same element)."""
+    values = [k.gen(v, idx) for v, _ in outputs]
+    for (v, ptr), x in zip(outputs, values):
+        k.store(ptr, v.dtype, idx.linear, x)
+
+
 def loop_kernel(k, root, out_ptr):
-    """Stores root's element at every index of its shape. Returns the outer extent (dims whose
-    product is the [start, end) range the caller passes)."""
+    """Stores root's element (and each extra output's) at every index of its shape. Returns
+    the outer extent (dims whose product is the [start, end) range the caller passes)."""
     shape = root.shape
+    outputs = [(root, out_ptr)] + list(k.extra_outputs)
     b = k.b
     if _linear_only(k.body) or len(shape) <= 1:
         def element(i):
             idx = k.index(shape, linear=i) if len(shape) != 1 else k.index(shape, [i], i)
-            k.store(out_ptr, root.dtype, i, k.gen(root, idx))
+            _store_all(k, outputs, idx)
         k.loop(k.start, k.end, element)
         extent = tuple(shape)
     else:
@@ -236,9 +250,8 @@ def loop_kernel(k, root, out_ptr):
             base = b.mul(r, inner)
 
             def element(j):
-                i = b.add(base, j)
-                idx = k.index(shape, multi=outer.multi + [j], linear=i)
-                k.store(out_ptr, root.dtype, i, k.gen(root, idx))
+                _store_all(k, outputs, k.index(shape, multi=outer.multi + [j],
+                                                linear=b.add(base, j)))
             k.loop(k.zero, inner, element)
         k.loop(k.start, k.end, row)
         extent = tuple(shape[:-1])
@@ -284,27 +297,41 @@ def combine(k, kind, dtype, acc, x, reassoc):
     return b.select(cmp(">" if kind == "max" else "<", x, acc), x, acc)
 
 
+def _reduction(value):
+    """(operand, axes, kind) of a reduce / argmax / argmin output."""
+    instr = value.producer
+    if instr.op == "reduce":
+        return instr.operands[0], tuple(instr.params["axes"]), instr.params["kind"]
+    return instr.operands[0], (instr.params["axis"],), instr.op
+
+
 def reduce_kernel(k, root, out_ptr):
-    """Reduction `root` (reduce / argmax / argmin) of its fused operand into out_ptr."""
-    x = root.producer.operands[0]
-    if root.producer.op == "reduce":
-        axes = root.producer.params["axes"]
-        kind = root.producer.params["kind"]
-    else:
-        axes = (root.producer.params["axis"],)
-        kind = root.producer.op
+    """Reduction `root` (reduce / argmax / argmin) of its fused operand into out_ptr, with a
+    multi-output fusion's further reductions (same axes and operand shape) and element-wise
+    outputs (the operand's shape) in the same loops, and its epilogue outputs (element-wise
+    functions of the finished reductions, the output's shape) after each output element."""
+    x, axes, kind = _reduction(root)
+    reductions = [(root, out_ptr)] + [(v, p) for v, p in k.extra_outputs
+                                      if v.producer.op == "reduce"]
+    elementwise = [(v, p) for v, p in k.extra_outputs
+                   if v.producer.op != "reduce" and tuple(v.shape) == tuple(x.shape)]
+    # Epilogue outputs: element-wise functions of finished reductions, of the output's shape.
+    epilogue = [(v, p) for v, p in k.extra_outputs
+                if v.producer.op != "reduce" and tuple(v.shape) != tuple(x.shape)]
     kept = [a for a in range(x.rank) if a not in axes]
     out_shape = root.shape
     b = k.b
     if kind in ("argmax", "argmin") or (x.rank - 1) in axes:
         # Output-stationary: each output element reduces its own elements, last axis innermost.
-        acc = k.alloca(reg_type(x.dtype))
+        accs = [k.alloca(reg_type(_reduction(v)[0].dtype)) for v, _ in reductions]
         best_at = k.alloca(I64)
 
         def element(o):
             out = k.index(out_shape, linear=o)
-            b.store(const(x.dtype, identity("max" if kind == "argmax" else "min" if kind ==
-                                            "argmin" else kind, x.dtype)), acc)
+            for (v, _), acc in zip(reductions, accs):
+                xr, _, kr = _reduction(v)
+                b.store(const(xr.dtype, identity("max" if kr == "argmax" else "min" if kr ==
+                                                 "argmin" else kr, xr.dtype)), acc)
             b.store(k.zero, best_at)
 
             def inner(rmulti):
@@ -313,30 +340,47 @@ def reduce_kernel(k, root, out_ptr):
                     multi[a] = i
                 for a, i in zip(axes, rmulti):
                     multi[a] = i
-                v = k.gen(x, k.index(x.shape, multi=multi))
-                cur = b.load(acc, typ=v.type)
-                if kind in ("argmax", "argmin"):
-                    b.store(_arg_update(k, kind, x.dtype, cur, v, rmulti[0], acc, best_at), acc)
-                else:
-                    b.store(combine(k, kind, x.dtype, cur, v, reassoc=True), acc)
+                idx = k.index(x.shape, multi=multi)
+                values = [k.gen(_reduction(v)[0], idx) for v, _ in reductions]
+                _store_all(k, elementwise, idx)
+                for (v, _), acc, xv in zip(reductions, accs, values):
+                    xr, _, kr = _reduction(v)
+                    cur = b.load(acc, typ=xv.type)
+                    if kr in ("argmax", "argmin"):
+                        b.store(_arg_update(k, kr, xr.dtype, cur, xv, rmulti[0], acc, best_at),
+                                acc)
+                    else:
+                        b.store(combine(k, kr, xr.dtype, cur, xv, reassoc=True), acc)
             k.loops([x.shape[a] for a in axes], inner)
-            if kind in ("argmax", "argmin"):
-                res = convert(b, b.load(best_at, typ=I64), np.int64, root.dtype)
-            else:
-                res = b.load(acc, typ=reg_type(x.dtype))
-            k.store(out_ptr, root.dtype, o, res)
+            for (v, ptr), acc in zip(reductions, accs):
+                xr, _, kr = _reduction(v)
+                if kr in ("argmax", "argmin"):
+                    res = convert(b, b.load(best_at, typ=I64), np.int64, v.dtype)
+                else:
+                    res = b.load(acc, typ=reg_type(xr.dtype))
+                k.store(ptr, v.dtype, o, res)
+                k.bind(v, scalar=res)  # what the epilogue reads at this output element
+            _store_all(k, epilogue, out)
+            for v, _ in reductions:
+                del k.sources[v.id]
         k.loop(k.start, k.end, element)
         k.finish()
         return tuple(out_shape)
     # Input-order: the last axis is kept, so out[..., j] += x[..., j] vectorizes over j.
-    init = const(x.dtype, identity(kind, x.dtype))
-    k.loop(k.zero, k.size(out_shape), lambda o: k.store(out_ptr, root.dtype, o, init))
+    for v, ptr in reductions:
+        xr, _, kr = _reduction(v)
+        init = const(xr.dtype, identity(kr, xr.dtype))
+        k.loop(k.zero, k.size(out_shape), lambda o: k.store(ptr, v.dtype, o, init))
 
     def element(multi):
         idx = k.index(x.shape, multi=multi)
         o = k.index(out_shape, multi=[multi[a] for a in kept]).linear
-        cur = k.load(out_ptr, root.dtype, o)
-        k.store(out_ptr, root.dtype, o, combine(k, kind, x.dtype, cur, k.gen(x, idx), False))
+        values = [k.gen(_reduction(v)[0], idx) for v, _ in reductions]
+        _store_all(k, elementwise, idx)
+        for (v, ptr), xv in zip(reductions, values):
+            xr, _, kr = _reduction(v)
+            cur = k.load(ptr, v.dtype, o)
+            k.store(ptr, v.dtype, o, combine(k, kr, xr.dtype, cur, xv, False))
     k.loops(x.shape, element)
     k.finish()
     return ()

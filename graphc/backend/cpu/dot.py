@@ -1,0 +1,477 @@
+"""dot_general and "dot" fusions on the CPU backend, in the canonical layout of
+graphc.passes.dot_layout (rank-3 operands with one batch, one free and one contracting axis
+each, in any order; output [batch, M, N] row-major).
+
+float32 / float64 dots whose operands have unit stride along one of their two matrix axes
+(every transpose combination: the other axis is the leading dimension) run the packed GEMM
+of gemm_kernel.py. Its functions are large, so each variant (dtype, transposes, epilogue) is
+compiled once per process into a library of its own, calling the micro-kernels all variants
+of the dtype share (another library; both through the disk cache), and the module declares
+it; `standalone=True` emits them into the module instead (self-contained
+object code). Any other dot (integers, a batch axis innermost) runs a simple loop kernel.
+
+Epilogues. Starting at the dot, the longest chain of the fusion body that gemm_kernel's
+`Epilogue` expresses is applied to each tile in registers: x = alpha * acc (a multiply by a
+scalar), + bias[j] (a vector broadcast along the rows), + residual (an operand of C's shape),
+then relu (max with 0), sigmoid (logistic) or tanh, each step optional and in that order, and
+each intermediate value read by nothing else. The rest of the body runs afterwards as an
+element-wise loop over C in place.
+
+Threads. C (and the batch) is cut into rectangles from the problem's shape alone: `parts`
+rectangles per batch element along the longer side of C at micro-tile multiples, each of at
+least MIN_WORK multiply-adds. The batch x parts tiles run on the thread pool in at most SLOTS
+fixed chunks; chunk s packs into slot s of the instruction's scratch space. gemm_kernel
+computes every element of C the same way whatever rectangle contains it, so the bits never
+depend on the thread count."""
+
+from dataclasses import dataclass
+
+import numpy as np
+from llvmlite import ir
+
+from graphc.backend import CompileError
+from graphc.backend.cpu import gemm_kernel as gk
+from graphc.backend.cpu.types import I8, I64, PTR, is_float, reg_type
+from graphc.ir.shapes import SymDim
+
+# Each rectangle repacks the operand it shares with the others (A when C is cut along N, B
+# along M), so rectangles stay large: at least MIN_WORK multiply-adds (about 0.1 ms on one
+# core) and MIN_TILES_N x NR columns or MIN_TILES_M x MR rows; at most MAX_PARTS per batch
+# element. Measured: one thread loses 3-5% to the split at n = 1024, two gain 1.9x.
+MIN_WORK = 1 << 22
+MAX_PARTS = 4
+MIN_TILES_N, MIN_TILES_M = 8, 16
+SLOTS = 8  # parallel chunks (and packing scratch slots) per GEMM at most
+BIG = 1 << 40  # stands for a symbolic size in scratch bounds (gemm_kernel caps it)
+
+
+def _static(d):
+    return not isinstance(d, SymDim)
+
+
+class Layout:
+    """Sizes, axes and the GEMM variant of one canonical dot_general."""
+
+    def __init__(self, instr):
+        lhs, rhs = instr.operands
+        p = instr.params
+        self.lhs, self.rhs, self.out = lhs, rhs, instr.outputs[0]
+        self.dtype = lhs.dtype
+        self.bl, self.cl = p["lhs_batch"][0], p["lhs_contract"][0]
+        self.fl = 3 - self.bl - self.cl
+        self.br, self.cr = p["rhs_batch"][0], p["rhs_contract"][0]
+        self.fr = 3 - self.br - self.cr
+        self.B, self.M, self.K = lhs.shape[self.bl], lhs.shape[self.fl], lhs.shape[self.cl]
+        self.N = rhs.shape[self.fr]
+
+        def unit(x, axis):  # every later axis has static size 1
+            return all(_static(d) and d == 1 for d in x.shape[axis + 1:])
+        self.trans_a = self.trans_b = None
+        if self.dtype in gk.BLOCKING:
+            if unit(lhs, self.cl):
+                self.trans_a, self.lda_axis = False, self.fl
+            elif unit(lhs, self.fl):
+                self.trans_a, self.lda_axis = True, self.cl
+            if unit(rhs, self.fr):
+                self.trans_b, self.ldb_axis = False, self.cr
+            elif unit(rhs, self.cr):
+                self.trans_b, self.ldb_axis = True, self.fr
+        self.fast = self.trans_a is not None and self.trans_b is not None
+        self.blk = gk.BLOCKING.get(self.dtype)
+
+    # ---- the work split (one formula for Python ints and LLVM values)
+    def plan(self, o, B, M, N, K):
+        """(parts, along_n, size, unit, tiles, total, chunk): `parts` rectangles per batch
+        element cut along N (along_n) or M, whose `size` is `tiles` micro-tiles of `unit`;
+        total = B * parts tiles run in chunks of `chunk`, at most SLOTS chunks."""
+        blk = self.blk
+        along_n = o.ge(N, M)
+        size = o.sel(along_n, N, M)
+        unit = o.sel(along_n, o.c(blk.nr), o.c(blk.mr))
+        tiles = o.div(o.add(size, o.sub(unit, o.c(1))), unit)
+        parts = o.min(o.max(o.div(o.mul(o.mul(M, N), K), o.c(MIN_WORK)), o.c(1)),
+                      o.c(MAX_PARTS))
+        min_tiles = o.sel(along_n, o.c(MIN_TILES_N), o.c(MIN_TILES_M))
+        parts = o.min(parts, o.max(o.div(tiles, min_tiles), o.c(1)))
+        total = o.mul(B, parts)
+        chunk = o.max(o.div(o.add(total, o.c(SLOTS - 1)), o.c(SLOTS)), o.c(1))
+        return parts, along_n, size, unit, tiles, total, chunk
+
+    def slot_bytes(self):
+        """Scratch bytes of one chunk: the packed blocks for the widest rectangle."""
+        M, N, K = (d if _static(d) else BIG for d in (self.M, self.N, self.K))
+        cols = N
+        if all(_static(d) for d in (self.M, self.N, self.K)):
+            parts, along_n, _, unit, tiles, _, _ = self.plan(_Py, 1, M, N, K)
+            if along_n:
+                cols = min(N, -(-tiles // parts) * unit)
+        return -(-gk.scratch_bytes(max(M, 1), max(cols, 1), K, self.dtype) // 64) * 64
+
+    def scratch_bytes(self):
+        if not self.fast:
+            return 0
+        slots = SLOTS
+        if all(_static(d) for d in (self.B, self.M, self.N, self.K)):
+            _, _, _, _, _, total, chunk = self.plan(_Py, self.B, self.M, self.N, self.K)
+            slots = max(1, -(-total // chunk))
+        return slots * self.slot_bytes()
+
+
+class _Py:
+    """The plan's arithmetic on Python ints."""
+    c = staticmethod(lambda v: v)
+    add = staticmethod(lambda x, y: x + y)
+    sub = staticmethod(lambda x, y: x - y)
+    mul = staticmethod(lambda x, y: x * y)
+    div = staticmethod(lambda x, y: x // y)
+    min = staticmethod(min)
+    max = staticmethod(max)
+    ge = staticmethod(lambda x, y: x >= y)
+    sel = staticmethod(lambda c, x, y: x if c else y)
+
+
+class _IR:
+    """The plan's arithmetic on i64 LLVM values (all non-negative)."""
+
+    def __init__(self, b):
+        self.b = b
+
+    def c(self, v):
+        return ir.Constant(I64, v)
+
+    def add(self, x, y):
+        return self.b.add(x, y)
+
+    def sub(self, x, y):
+        return self.b.sub(x, y)
+
+    def mul(self, x, y):
+        return self.b.mul(x, y)
+
+    def div(self, x, y):
+        return self.b.sdiv(x, y)
+
+    def min(self, x, y):
+        return self.b.select(self.b.icmp_signed("<", x, y), x, y)
+
+    def max(self, x, y):
+        return self.b.select(self.b.icmp_signed(">", x, y), x, y)
+
+    def ge(self, x, y):
+        return self.b.icmp_signed(">=", x, y)
+
+    def sel(self, c, x, y):
+        return self.b.select(c, x, y)
+
+
+def scratch_bytes(instr):
+    """Scratch bytes a canonical dot_general needs (0 on the simple path)."""
+    return Layout(instr).scratch_bytes()
+
+
+# ---------------------------------------------------------------- epilogue matching
+
+@dataclass
+class EpiloguePlan:
+    """The part of a dot fusion's body the GEMM applies: `epilogue`, its operands (fusion
+    feeds; alpha a Python float or a rank-0-like feed), and `top`, the body value the GEMM
+    leaves in C (the dot's output when nothing is mapped); `mapped` holds the ids of the body
+    instructions it covers."""
+    epilogue: gk.Epilogue
+    top: object
+    mapped: set
+    alpha: object = None
+    bias: object = None
+    residual: object = None
+
+
+def _through_reshapes(v):
+    while v.producer is not None and v.producer.op == "reshape":
+        v = v.producer.operands[0]
+    return v
+
+
+def _splat(v, outer):
+    """The value of a body value that is one scalar everywhere: a Python float for a
+    constant, a feed for a run-time scalar, None otherwise."""
+    v = _through_reshapes(v)
+    if v.producer is not None and v.producer.op == "broadcast_in_dim":
+        v = _through_reshapes(v.producer.operands[0])
+    if v.producer is not None and v.producer.op == "constant":
+        c = v.producer.params["value"]
+    elif v.id in outer and outer[v.id].is_constant:
+        c = outer[v.id].constant_value
+    elif v.id in outer and v.producer is None and int(np.prod(
+            [d if _static(d) else 2 for d in v.shape])) == 1:
+        return v
+    else:
+        return None
+    flat = np.asarray(c).reshape(-1)
+    if flat.size == 0 or not np.all(flat == flat[0]):
+        return None
+    return float(flat[0])
+
+
+def _is_zero(splat):
+    return isinstance(splat, float) and splat == 0.0
+
+
+def _same_dims(xs, ys):
+    return len(xs) == len(ys) and all(x == y for x, y in zip(xs, ys))
+
+
+def _bias(v, outer, n):
+    """The feed of a vector broadcast along the rows of C (value v[.., j]), or None."""
+    if v.producer is None or v.producer.op != "broadcast_in_dim":
+        return None
+    x = v.producer.operands[0]
+    feed = _through_reshapes(x)
+    dims, shape = v.producer.params["broadcast_dimensions"], v.shape
+    r = x.rank
+    if feed.id not in outer or r == 0 or tuple(dims) != tuple(range(len(shape) - r, len(shape))):
+        return None
+    if not _same_dims(x.shape, shape[len(shape) - r:]):
+        return None
+    # The broadcast vector must be exactly one row of C.
+    if len(x.shape) == 1 and x.shape[0] == n:
+        return feed
+    if all(_static(d) for d in x.shape) and _static(n) and int(np.prod(x.shape)) == n:
+        return feed
+    return None
+
+
+def _residual(v, outer, out_elements):
+    feed = _through_reshapes(v)
+    if feed.id in outer and feed.producer is None and _num(feed.shape) == out_elements:
+        return feed
+    return None
+
+
+def _num(shape):
+    """Element count as a comparable key (a product of static sizes and symbols)."""
+    static = int(np.prod([d for d in shape if _static(d)]))
+    syms = sorted((d.name, d.coeff) for d in shape if not _static(d))
+    return static * int(np.prod([c for _, c in syms])), tuple(n for n, _ in syms)
+
+
+_ACTIVATIONS = {"logistic": "sigmoid", "tanh": "tanh"}
+
+
+def match_epilogue(body, outer, layout):
+    """The EpiloguePlan of a "dot" fusion body (its first instruction is the dot); `outer`
+    maps the body's feeds (by id) to the fusion's operands."""
+    dot = body.body[0]
+    top = dot.outputs[0]
+    plan = EpiloguePlan(gk.Epilogue(), top, set())
+    if not layout.fast:
+        return plan
+    uses = {}
+    for m in body.body:
+        for o in m.operands:
+            uses.setdefault(o.id, []).append(m)
+    for f in body.fetches:  # a fetched value must stay in memory: it ends the chain
+        uses.setdefault(f.id, []).append(None)
+    out_elements = _num(layout.out.shape)
+    fields = {}
+    stage = 0  # 1 alpha, 2 bias, 3 residual, 4 activation: each only after the earlier ones
+    cur = top
+    path = set()
+    while len(uses.get(cur.id, [])) == 1 and stage < 4:
+        user = uses[cur.id][0]
+        if user is None:
+            break
+        out = user.outputs[0]
+        if user.op == "reshape":
+            path.add(id(user))
+            cur = out
+            continue
+        other = [o for o in user.operands if o is not cur]
+        if len(user.operands) == 2 and len(other) != 1:
+            break  # x op x
+        step = None
+        if user.op == "mul" and stage < 1:
+            alpha = _splat(other[0], outer)
+            if alpha is not None:
+                step = 1, dict(alpha=alpha)
+        elif user.op == "add" and stage < 3:
+            bias = _bias(other[0], outer, layout.N) if stage < 2 else None
+            residual = _residual(other[0], outer, out_elements)
+            if bias is not None:
+                step = 2, dict(bias=bias)
+            elif residual is not None:
+                step = 3, dict(residual=residual)
+        elif user.op == "max" and _is_zero(_splat(other[0], outer)):
+            step = 4, dict(activation="relu")
+        elif user.op in _ACTIVATIONS:
+            step = 4, dict(activation=_ACTIVATIONS[user.op])
+        if step is None:
+            break
+        stage = step[0]
+        fields.update(step[1])
+        path.add(id(user))
+        cur = out
+        plan.top = cur
+        plan.mapped = set(path)
+    if plan.top is top:
+        return plan
+    plan.alpha = fields.get("alpha")
+    plan.bias = fields.get("bias")
+    plan.residual = fields.get("residual")
+    plan.epilogue = gk.Epilogue(alpha="alpha" in fields, bias="bias" in fields,
+                                residual="residual" in fields,
+                                activation=fields.get("activation"))
+    return plan
+
+
+# ---------------------------------------------------------------- the GEMM library
+
+def variant_name(layout, ep):
+    tag = "".join(c for c, on in (("a", ep.alpha), ("b", ep.bias), ("r", ep.residual)) if on)
+    return "graphc_gemm_%s_%s%s_%s_%s" % (layout.dtype.name, "t" if layout.trans_a else "n",
+                                          "t" if layout.trans_b else "n", tag or "x",
+                                          ep.activation or "linear")
+
+
+def _load_variant(name, layout, ep):
+    """Compiles the GEMM variant (once per process, objects from the disk cache) as two
+    libraries: the micro-kernels, shared by every variant of the dtype, and the variant's
+    own packing and blocking code; makes its symbol visible to later JIT-compiled modules."""
+    from graphc.backend.cpu import llvm
+    dtype, kset = layout.dtype, gk.kernel_set(layout.dtype, ep)
+    kernel_names = gk.kernel_names(dtype, ep)
+
+    def kernels():
+        module = ir.Module(name=kset)
+        gk.emit_kernels(module, dtype, ep)
+        return str(module)
+
+    def variant():
+        module = ir.Module(name=name)
+        gk.emit_sgemm(module, name, dtype, layout.trans_a, layout.trans_b, ep,
+                      extern_kernels=True)
+        return str(module)
+    lib = llvm.compile_library(kset, kernels, kernel_names)
+    llvm.compile_library(name, variant, [name], [(k, lib.digest) for k in kernel_names])
+
+
+def gemm_function(module, layout, ep, standalone=False):
+    """The module's declaration (or, standalone, definition) of the GEMM variant."""
+    name = variant_name(layout, ep)
+    fn = module.globals.get(name)
+    if fn is not None:
+        return fn
+    if standalone:
+        return gk.emit_sgemm(module, name, layout.dtype, layout.trans_a, layout.trans_b, ep)
+    _load_variant(name, layout, ep)
+    t = reg_type(layout.dtype)
+    args = [I64, I64, I64, PTR, I64, PTR, I64, PTR, I64, PTR, I64, I64, I64, I64, PTR, PTR,
+            I64, t]
+    return ir.Function(module, ir.FunctionType(ir.VoidType(), args), name)
+
+
+# ---------------------------------------------------------------- kernels
+
+def _strides(k, x):
+    out = [None] * 3
+    s = k.one
+    for a in (2, 1, 0):
+        out[a] = s
+        s = k.b.mul(s, k.dim(x.shape[a]))
+    return out
+
+
+def emit(mb, instr, a, b, c, scratch, plan=None, operands=None):
+    """Emits the kernels computing dot `instr` (plus `plan`'s epilogue) into buffer c, with
+    a, b the operands' buffers (entry-function pointers), `scratch()` the pointer to the
+    scratch space of the instruction holding the dot and `operands` the entry pointers of
+    the epilogue's feeds (by feed id)."""
+    layout = Layout(instr)
+    if layout.dtype == np.bool_ or layout.dtype.kind not in "fiu" or \
+            layout.dtype.itemsize < 4:
+        raise CompileError("the cpu backend cannot emit primitive 'dot_general' for dtype %s"
+                           % layout.dtype.name)
+    if not layout.fast:
+        return _simple(mb, layout, a, b, c)
+    plan = plan or EpiloguePlan(gk.Epilogue(), instr.outputs[0], set())
+    ep = plan.epilogue
+    fn = gemm_function(mb.module, layout, ep, getattr(mb, "standalone", False))
+    k = mb.kernel("gemm")
+    bufs = [a, b, c, scratch()]
+    pa, pb, pc, ps = (k.buffer() for _ in range(4))
+    t = reg_type(layout.dtype)
+    null = ir.Constant(PTR, None)
+    pbias = pres = null
+    alpha = ir.Constant(t, 1.0)
+    if plan.bias is not None:
+        bufs.append(operands[plan.bias.id])
+        pbias = k.buffer()
+    if plan.residual is not None:
+        bufs.append(operands[plan.residual.id])
+        pres = k.buffer()
+    if isinstance(plan.alpha, float):
+        alpha = ir.Constant(t, plan.alpha)
+    elif plan.alpha is not None:
+        bufs.append(operands[plan.alpha.id])
+        alpha = k.b.load(k.buffer(), typ=t)
+    bb = k.b
+    M, N, K, B = (k.dim(d) for d in (layout.M, layout.N, layout.K, layout.B))
+    parts, along_n, size, unit, tiles, _, chunk = layout.plan(_IR(bb), B, M, N, K)
+    sa, sb = _strides(k, layout.lhs), _strides(k, layout.rhs)
+    lda, ldb = sa[layout.lda_axis], sb[layout.ldb_axis]
+    mn = bb.mul(M, N)
+    scratch = bb.gep(I8, ps, [bb.mul(bb.sdiv(k.start, chunk),
+                                     ir.Constant(I64, layout.slot_bytes()))])
+    o = _IR(bb)
+
+    def tile(ti):
+        bi, r = bb.sdiv(ti, parts), bb.srem(ti, parts)
+        lo = o.min(size, bb.mul(bb.sdiv(bb.mul(tiles, r), parts), unit))
+        hi = o.min(size, bb.mul(bb.sdiv(bb.mul(tiles, bb.add(r, k.one)), parts), unit))
+        row0, row1 = bb.select(along_n, k.zero, lo), bb.select(along_n, M, hi)
+        col0, col1 = bb.select(along_n, lo, k.zero), bb.select(along_n, hi, N)
+        at = lambda p, off: bb.gep(t, p, [off])  # noqa: E731
+        res = at(pres, bb.mul(bi, mn)) if plan.residual is not None else null
+        bb.call(fn, [M, N, K, at(pa, bb.mul(bi, sa[layout.bl])), lda,
+                     at(pb, bb.mul(bi, sb[layout.br])), ldb, at(pc, bb.mul(bi, mn)), N,
+                     scratch, row0, row1, col0, col1, pbias, res, N, alpha])
+    k.loop(k.start, k.end, tile)
+    k.finish()
+    mo = _IR(mb.b)
+    mM, mN, mK, mB = (mb.dim(d) for d in (layout.M, layout.N, layout.K, layout.B))
+    _, _, _, _, _, total, mchunk = layout.plan(mo, mB, mM, mN, mK)
+    mb.call(k, bufs, total, chunk=mchunk)
+
+
+def _simple(mb, layout, a, b, c):
+    """C[b, i, j] = sum_p A[b, i, p] B[b, p, j], one element per iteration, any strides and
+    dtypes (integers wrap as in TF)."""
+    k = mb.kernel("dot")
+    pa, pb, pc = k.buffer(), k.buffer(), k.buffer()
+    bb = k.b
+    dt = layout.dtype
+    t = reg_type(dt)
+    M, N, K = (k.dim(d) for d in (layout.M, layout.N, layout.K))
+    sa, sb = _strides(k, layout.lhs), _strides(k, layout.rhs)
+    acc = k.alloca(t)
+    zero = ir.Constant(t, 0.0 if is_float(dt) else 0)
+
+    def element(ti):
+        j = bb.srem(ti, N)
+        rest = bb.sdiv(ti, N)
+        i, bi = bb.srem(rest, M), bb.sdiv(rest, M)
+        a0 = bb.add(bb.mul(bi, sa[layout.bl]), bb.mul(i, sa[layout.fl]))
+        b0 = bb.add(bb.mul(bi, sb[layout.br]), bb.mul(j, sb[layout.fr]))
+        bb.store(zero, acc)
+
+        def term(p):
+            x = k.load(pa, dt, bb.add(a0, bb.mul(p, sa[layout.cl])))
+            y = k.load(pb, dt, bb.add(b0, bb.mul(p, sb[layout.cr])))
+            s = bb.load(acc, typ=t)
+            bb.store(bb.fadd(s, bb.fmul(x, y)) if is_float(dt) else
+                     bb.add(s, bb.mul(x, y)), acc)
+        k.loop(k.zero, K, term)
+        k.store(pc, dt, ti, bb.load(acc, typ=t))
+    k.loop(k.start, k.end, element)
+    k.finish()
+    mb.call(k, [a, b, c], (layout.B, layout.M, layout.N), work=max(
+        1, layout.K if _static(layout.K) else 64))
