@@ -6,9 +6,10 @@ float32 / float64 dots whose operands have unit stride along one of their two ma
 (every transpose combination: the other axis is the leading dimension) run the packed GEMM
 of gemm_kernel.py. Its functions are large, so each variant (dtype, transposes, epilogue) is
 compiled once per process into a library of its own, calling the micro-kernels all variants
-of the dtype share (another library; both through the disk cache), and the module declares
-it; `standalone=True` emits them into the module instead (self-contained
-object code). Any other dot (integers, a batch axis innermost) runs a simple loop kernel.
+of the dtype share (another library; both through the disk cache, keyed by name and graphc's
+source), and the module declares it; `standalone=True` emits them into the module instead
+(self-contained object code). Any other dot (integers, a batch axis innermost) runs a simple
+loop kernel.
 
 Epilogues. Starting at the dot, the longest chain of the fusion body that gemm_kernel's
 `Epilogue` expresses is applied to each tile in registers: x = alpha * acc (a multiply by a

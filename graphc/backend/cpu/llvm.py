@@ -1,5 +1,6 @@
 """llvmlite plumbing: native target initialization, the host target machine, the -O3 pipeline
-(new pass manager) and MCJIT engines, kept alive as long as their executables.
+(new pass manager; a lighter one for the hand-vectorised libraries) and MCJIT engines, kept
+alive as long as their executables.
 
 Modules may call functions other modules define (libraries such as the GEMM variants and
 their micro-kernels, built by `compile_library` and made visible with `llvm.add_symbol`):
