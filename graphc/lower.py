@@ -17,10 +17,14 @@ the untaken branch is dead, as in TF's executor: an op with a dead input or cont
 not run (it neither reads nor writes) and its outputs are dead; `Merge` forwards its live
 input."""
 
+import numpy as np
+
 from graphc import errors
 from graphc.graph import op_registry
 from graphc.ir.builder import Builder
-from graphc.ir.core import Function, StateSlot
+from graphc.ir.core import Function, Instr, StateSlot, Value
+from graphc.ir.primitives import PRIMITIVES
+from graphc.ir.shapes import SymDim, num_elements
 
 
 class _Dead:
@@ -57,16 +61,46 @@ class LoweringContext:
         self._dead_ops = set()
         self._is_initialized = is_initialized
         self.init_queries = {}  # variable name -> initialized at entry, as asked by the graph
+        self._symbolic = {}  # value id -> its shape value (object array of ints and SymDims)
 
     # ---- rule helpers
     def const(self, op, index):
         """The value of input `index` of `op` known at compile time (numpy), or an error naming
         the node: shape arguments must be computable from constants and static shapes."""
         v = self._input_value(op, index)
+        if v.id in self._symbolic:
+            return self._symbolic[v.id]
         if not v.is_constant:
             raise ValueError("%s (%s): input %d (%s) must be a compile-time constant" % (
                 op.name, op.type, index, op.inputs[index].name))
         return v.constant_value
+
+    def dim_value(self, dim, dtype):
+        """Dimension `dim` (int or SymDim) as an IR scalar of `dtype`: a constant, or the
+        symbol's run-time value (`dim_size`) times its coefficient."""
+        dtype = np.dtype(dtype)
+        if not isinstance(dim, SymDim):
+            return self.b.constant(np.asarray(dim, dtype=dtype))
+        size = self.b.emit1("dim_size", dim=SymDim(dim.name), dtype=dtype)
+        if dim.coeff == 1:
+            return size
+        return self.b.emit1("mul", size, self.b.constant(np.asarray(dim.coeff, dtype=dtype)))
+
+    def shape_value(self, shape, dtype):
+        """`shape` as a 1-D IR value of `dtype` (TF's `Shape`): a constant when static, else
+        built from `dim_size`s. Its symbolic value (ints and SymDims) stays known to `const`,
+        so a consumer needing the shape at compile time (Reshape, Fill...) still gets it."""
+        dtype = np.dtype(dtype)
+        if not any(isinstance(d, SymDim) for d in shape):
+            return self.b.constant(np.array(shape, dtype=dtype))
+        parts = [self.b.reshape(self.dim_value(d, dtype), (1,)) for d in shape]
+        value = self.b.emit1("concatenate", *parts, axis=0)
+        self._symbolic[value.id] = np.array(shape, dtype=object)
+        return value
+
+    def size_value(self, shape, dtype):
+        """The element count of `shape` as an IR scalar of `dtype` (TF's `Size`)."""
+        return self.dim_value(num_elements(shape), dtype)
 
     def maybe_const(self, op, index):
         v = self._input_value(op, index)
@@ -180,6 +214,8 @@ class LoweringContext:
                 raise type(e)("%s (%s): %s" % (op.name, op.type, e)) from e
             if getattr(opdef, "writes_ref", False):
                 outs = self._record_writes(op, opdef, raw, outs)
+            elif any(a.id in self._symbolic for a in args if a is not None):
+                outs = self._shape_arithmetic(op, opdef, args, outs)
         if not isinstance(outs, (list, tuple)):
             outs = [outs]
         if len(outs) != len(op.outputs):
@@ -191,6 +227,31 @@ class LoweringContext:
             if not isinstance(v, VarRef) and v is not DEAD:
                 _check_lowered(t, v)
             self._values[t] = v
+
+    def _shape_arithmetic(self, op, opdef, args, outs):
+        """Lowers `op` again on the compile-time values of its inputs when they are shape
+        values or constants (Slice, ConcatV2, Pack... of a Shape), so its result stays known:
+        a constant when no symbolic dim remains, else a shape value for `const`. An op that
+        cannot compute on SymDims keeps only its run-time value."""
+        if not all(a.is_constant or a.id in self._symbolic for a in args):
+            return outs
+        scratch = _ShapeContext([self._symbolic.get(a.id, a.constant_value) for a in args])
+        try:
+            known = opdef.lower(scratch, op, *[_shape_constant(a.dtype, v)
+                                               for a, v in zip(args, scratch.values)])
+        except Exception:  # noqa: BLE001 - not shape arithmetic: the run-time value serves
+            return outs
+        known = known if isinstance(known, (list, tuple)) else [known]
+        outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
+        for i, (out, k) in enumerate(zip(outs, known)):
+            if not k.is_constant:
+                continue
+            value = np.asarray(k.constant_value)
+            if any(isinstance(d, SymDim) for d in value.reshape(-1)):
+                self._symbolic[out.id] = value
+            else:
+                outs[i] = self.b.constant(value.astype(out.dtype))
+        return outs
 
     def _record_writes(self, op, opdef, raw, outs):
         """Records the variables `op` writes. Its rule returns one new value per index in
@@ -228,6 +289,40 @@ class LoweringContext:
         for slot in self.fn.state:
             if slot.kind != "variable" or slot.name in self._read_before_write:
                 slot.read_before_write = True
+
+
+def _shape_constant(dtype, value):
+    """A constant IR value of `dtype` whose elements may be SymDims (a shape value)."""
+    value = np.asarray(value)
+    return Value(dtype, value.shape, producer=Instr("constant", [], {"value": value}, []))
+
+
+class _ShapeBuilder(Builder):
+    """Evaluates each primitive at once on constants that may hold SymDims (object arrays)."""
+
+    def emit(self, op, operands, **params):
+        if op == "constant":
+            return super().emit(op, operands, **params)
+        if not all(o.is_constant for o in operands):
+            raise ValueError("not a shape computation")
+        prim = PRIMITIVES[op]
+        types = prim.infer(*operands, **params)
+        outs = prim.reference(*[o.constant_value for o in operands], **params)
+        outs = outs if prim.num_outputs > 1 else [outs]
+        return [_shape_constant(t, o) for o, (t, _) in zip(outs, types)]
+
+
+class _ShapeContext:
+    """The lowering context of `LoweringContext._shape_arithmetic`: inputs are known values."""
+
+    def __init__(self, values):
+        self.values = values
+        self.b = _ShapeBuilder(Function("shape_arithmetic"))
+
+    def const(self, op, index):
+        return self.values[index]
+
+    maybe_const = const
 
 
 def _check_written_refs(op, opdef, raw):

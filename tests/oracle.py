@@ -134,7 +134,8 @@ def compare_with_tf(build, rtol=1e-5, atol=1e-6, steps=1, init=True):
     the interpreter) and asserts equal results; returns graphc's interpreted results."""
     tf = tf_v1()
     want = run_graph(tf, build, steps, init)
-    got = run_graph(graphc, build, steps, init)
+    with _interpreter_backend():  # TF checks the interpreter; the interpreter checks the rest
+        got = run_graph(graphc, build, steps, init)
     assert_same_structure_close(got, want, rtol, atol)
     # The test's tolerance also bounds compiled vs interpreter: GEMM-based ops (convolutions)
     # sum in another order than numpy, which shows where large terms cancel.

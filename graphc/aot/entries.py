@@ -5,9 +5,10 @@ order), and the initial state values (the graph's initializers run in a Session,
 checkpoint). With `freeze`, variables become constants before lowering.
 
 A `?` in a feed shape is the symbolic batch `N` (graphc.ir.shapes.SymDim): the library takes
-its value at run time. Graphs whose shape arithmetic needs the batch's value (a mean over the
-batch, gradients reshaping to the input's shape) cannot be lowered with it: such an entry
-needs a fixed batch, and the error says so, naming the node."""
+its value at run time, training entries included (graphc.lower keeps the shapes of
+batch-sized tensors symbolic). An entry whose shape arithmetic cannot stay symbolic (e.g. a
+shape value computed on in a way other than slicing, concatenating and packing) needs a fixed
+batch, and the error says so, naming the node."""
 
 import os
 

@@ -741,3 +741,64 @@ class _ShapeOf:
 
 
 define("im2col", OPAQUE, _im2col_infer, _im2col)
+
+
+# ---------------------------------------------------------------- col2im (patch gradients)
+#
+# col2im is im2col's adjoint for undilated operands: it sums every patch element back into the
+# operand position im2col read it from, so a convolution's input gradient becomes one GEMM
+# dy x W^T into patch gradients [N, out..., window..., C] and one col2im
+# (graphc/passes/conv_to_dot.py), never materialising dy's dilated, padded patches.
+# out[n, p.., c] = sum over o.., k.. with p = o*s + k*rd - lo of patches[n, o.., k.., c];
+# `spatial` gives the output's spatial sizes and positions outside them are dropped.
+
+def _col2im_infer(patches, spatial, window_strides, padding_low, rhs_dilation):
+    n = len(spatial)
+    _check(patches.rank == 2 * n + 2, "col2im: patches %s need batch, output, window and "
+           "feature dims for %d spatial dims", patches.shape, n)
+    _check(len(window_strides) == len(padding_low) == len(rhs_dilation) == n,
+           "col2im: need a stride, low padding and dilation per spatial dimension")
+    return [(patches.dtype, (patches.shape[0],) + tuple(spatial) + (patches.shape[-1],))]
+
+
+def _col2im(patches, spatial, window_strides, padding_low, rhs_dilation):
+    """Adds each window offset's slab of patches into a strided slice of the output."""
+    n = len(spatial)
+    positions = patches.shape[1:n + 1]
+    out = np.zeros((patches.shape[0],) + tuple(spatial) + (patches.shape[-1],), patches.dtype)
+    for k in np.ndindex(*patches.shape[n + 1:2 * n + 1]):
+        src, dst = [slice(None)], [slice(None)]
+        for o, kk, s, lo, rd, size in zip(positions, k, window_strides, padding_low,
+                                          rhs_dilation, spatial):
+            first = kk * rd - lo  # where position 0's element lands
+            o0, o1 = max(0, -(first // s)), min(o, (size - 1 - first) // s + 1)
+            if o1 <= o0:
+                break  # this offset lands outside the output everywhere
+            src.append(slice(o0, o1))
+            dst.append(slice(o0 * s + first, (o1 - 1) * s + first + 1, s))
+        else:
+            out[tuple(dst)] += patches[tuple(src) + k]
+    return out
+
+
+define("col2im", OPAQUE, _col2im_infer, _col2im)
+
+
+# ---------------------------------------------------------------- dim_size
+#
+# The run-time value of a dimension as a scalar: the size of a symbolic dimension (the batch
+# `N` of a function compiled for any batch) becomes data where a graph computes with it, e.g.
+# the divisor of a mean over the batch. The interpreter binds `dim` to an int before calling
+# the reference; backends read the bound dims of the call.
+
+def _dim_size_infer(dim, dtype):
+    return [(np.dtype(dtype), ())]
+
+
+def _dim_size(dim, dtype):
+    if isinstance(dim, SymDim):
+        raise IRTypeError("dim_size: symbolic dimension %s is not bound" % dim)
+    return np.asarray(dim, dtype=dtype)
+
+
+define("dim_size", ELEMENTWISE, _dim_size_infer, _dim_size)

@@ -24,6 +24,9 @@ class SymDim:
     def __floordiv__(self, other):
         if isinstance(other, int) and other and self.coeff % other == 0:
             return SymDim(self.name, self.coeff // other)
+        if isinstance(other, SymDim) and other.name == self.name and \
+                self.coeff % other.coeff == 0:
+            return self.coeff // other.coeff
         raise ValueError("cannot divide symbolic dimension %s by %r" % (self, other))
 
     def __add__(self, other):

@@ -18,7 +18,7 @@ from graphc.graph.graph import Tensor, convert_to_tensor, name_scope
 from graphc.graph.op_registry import OpDef
 from graphc.graph.tensor_shape import Dimension, TensorShape, as_shape, unknown_shape
 from graphc.ir.core import Function
-from graphc.ir.shapes import SymDim
+from graphc.ir.shapes import SymDim, num_elements
 from graphc.lower import LoweringContext
 from graphc.ops.constant_op import constant
 from graphc.ops.op_util import apply_op, broadcast_shapes, int_list
@@ -445,10 +445,7 @@ class Shape(OpDef):
         return None
 
     def lower(ctx, op, x):
-        if any(isinstance(d, SymDim) for d in x.shape):
-            raise ValueError("%s: the shape of a tensor with a symbolic dimension is not a "
-                             "constant" % op.name)
-        return ctx.b.constant(np.array(x.shape, dtype=op.get_attr("out_type").np))
+        return ctx.shape_value(x.shape, op.get_attr("out_type").np)
 
 
 def shape(input, name=None, out_type=None):  # noqa: A002
@@ -506,13 +503,7 @@ class Size(OpDef):
         return None if n is None else np.asarray(n, dtype=op.get_attr("out_type").np)
 
     def lower(ctx, op, x):
-        n = 1
-        for d in x.shape:
-            n = d * n
-        if isinstance(n, SymDim):
-            raise ValueError("%s: the size of a tensor with a symbolic dimension is not a "
-                             "constant" % op.name)
-        return ctx.b.constant(np.asarray(n, dtype=op.get_attr("out_type").np))
+        return ctx.size_value(x.shape, op.get_attr("out_type").np)
 
 
 def size(input, name=None, out_type=None):  # noqa: A002
@@ -584,11 +575,15 @@ class Reshape(OpDef):
         if len(unknown) > 1:
             raise run_error(op, "Only one input size may be -1, not both %d and %d" % tuple(
                 unknown[:2]))
-        if any(d < -1 for d in target):
+        if any(isinstance(d, int) and d < -1 for d in target):
             raise run_error(op, "Size %d must be non-negative, not %d" % next(
-                (i, d) for i, d in enumerate(target) if d < -1))
-        known = int(np.prod([d for d in target if d != -1], dtype=np.int64))
-        if isinstance(size_, int):
+                (i, d) for i, d in enumerate(target) if isinstance(d, int) and d < -1))
+        known = num_elements([d for d in target if d != -1])
+        if not isinstance(size_, int) or not isinstance(known, int):
+            # A symbolic target (from the Shape of a batch-sized tensor) must match exactly.
+            if not unknown and size_ != known:
+                raise ValueError("%s: cannot reshape %s to %s" % (op.name, x.shape, target))
+        else:
             if unknown and (known == 0 or size_ % known):
                 raise run_error(op, "Input to reshape is a tensor with %d values, but the "
                                     "requested shape requires a multiple of %d" % (size_, known))
@@ -2360,7 +2355,7 @@ class Tile(OpDef):
             raise run_error(op, "Expected multiples argument to be a vector of length %d but "
                                 "got length %d" % (x.rank, len(multiples)))
         for i, m in enumerate(multiples):
-            if m < 0:
+            if isinstance(m, int) and m < 0:
                 raise run_error(op, "Expected multiples[%d] >= 0, but got %d" % (i, m))
         wide = []
         for m, d in zip(multiples, x.shape):

@@ -22,6 +22,7 @@ from graphc.graph.graph import Tensor, convert_to_tensor, name_scope
 from graphc.graph.op_registry import OpDef
 from graphc.graph.tensor_shape import TensorShape, unknown_shape
 from graphc.ir.builder import FOLD_LIMIT
+from graphc.ir.shapes import SymDim, num_elements
 from graphc.ops import array_ops
 from graphc.ops.array_ops import fold_by_lowering
 from graphc.ops.op_util import (FLOATS, INTS, apply_op1, broadcast_shapes, check_dtype, int_list,
@@ -178,16 +179,6 @@ def _floor_adjust(ctx, r, y):
     nonzero = ctx.b.emit1("ne", r, zero)
     signs = ctx.b.emit1("ne", ctx.b.emit1("lt", r, zero), ctx.b.emit1("lt", y, zero))
     return ctx.b.emit1("and", nonzero, signs)
-
-
-def _static_size(op, dims):
-    n = 1
-    for d in dims:
-        if not isinstance(d, (int, np.integer)):
-            raise NotImplementedError("%s (%s): needs the static size of dimension %s"
-                                      % (op.name, op.type, d))
-        n *= int(d)
-    return n
 
 
 # ---------------------------------------------------------------- arithmetic
@@ -1398,9 +1389,12 @@ class Mean(OpDef):
     def lower(ctx, op, x, _):
         axes = _lowered_axes(ctx, op, x)
         total = ctx.b.reduce(x, axes, "sum")
-        count = _static_size(op, [x.shape[a] for a in axes])
+        count = num_elements([x.shape[a] for a in axes])
         out = total
-        if count != 1 and not (count == 0 and x.dtype.kind in "iu"):
+        if isinstance(count, SymDim):  # the batch: its size is read at run time
+            divisor = ctx.b.broadcast_to(ctx.size_value([count], total.dtype), total.shape)
+            out = ctx.b.emit1("div", total, divisor)
+        elif count != 1 and not (count == 0 and x.dtype.kind in "iu"):
             out = ctx.b.emit1("div", total, _scalar_like(ctx, count, total))
         return ctx.b.reshape(out, _keep_dims_shape(op, x, axes, out))
 

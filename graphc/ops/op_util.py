@@ -6,6 +6,7 @@ import numpy as np
 from graphc import dtypes
 from graphc.graph.graph import Tensor, get_default_graph
 from graphc.graph.tensor_shape import TensorShape, unknown_shape
+from graphc.ir.shapes import SymDim
 
 
 def graph_of(values):
@@ -91,4 +92,5 @@ def lower_broadcast(ctx, x, y):
 
 
 def int_list(value):
-    return [int(v) for v in np.asarray(value).reshape(-1)]
+    """A compile-time int vector as a list; a shape value's symbolic dims stay SymDims."""
+    return [v if isinstance(v, SymDim) else int(v) for v in np.asarray(value).reshape(-1)]

@@ -11,7 +11,6 @@ import numpy as np
 
 from graphc.graph.op_registry import OpDef
 from graphc.graph.tensor_shape import TensorShape, unknown_shape
-from graphc.ir.shapes import SymDim
 from graphc.ops.array_ops import constant_value
 
 
@@ -31,11 +30,7 @@ class ShapeN(OpDef):
 
     def lower(ctx, op, *xs):
         out_type = op.get_attr("out_type").np
-        for x, t in zip(xs, op.inputs):
-            if any(isinstance(d, SymDim) for d in x.shape):
-                raise ValueError("%s: the shape of %s has a symbolic dimension, not a constant"
-                                 % (op.name, t.name))
-        return [ctx.b.constant(np.array(x.shape, dtype=out_type)) for x in xs]
+        return [ctx.shape_value(x.shape, out_type) for x in xs]
 
 
 def _stitch(indices, data):

@@ -10,10 +10,14 @@ conv_general(lhs [N, S.., C], rhs [K.., C, O]) becomes one of:
   first): the forward patches of x, P = im2col(x) [N*OH.., K..*C], contracted over their first
   axis with reshape(dy) [N*OH.., O]: dw = P^T dy [K..*C, O] (the GEMM reads P transposed, so
   neither x nor dy is transposed in memory);
-* anything else (forward convolutions, the input gradient's stride-dilated convolution):
-  im2col(lhs) [N*OUT.., K..*C] x reshape(rhs) [K..*C, O]. For the input gradient of a
-  stride-s convolution, all but 1/s^2 of the patches' entries are the zeros between dilated
-  elements (a col2im form, GEMM then scatter, would skip them; strides are 1 in the CNNs here).
+* the input gradient nn_ops builds (lhs = dy [N, OH.., O] dilated by the forward strides, rhs
+  = the forward filter w [K.., C, O] reversed spatially with its feature axes swapped, unit
+  strides; any other unit-stride convolution with lhs dilation, w then being rhs flipped
+  back): the patch gradients G = reshape(dy) [N*OH.., O] x reshape(w)^T [O, K..*C], summed
+  back into dx by col2im (im2col's adjoint, with the forward geometry). This skips the
+  patches of the dilated, padded dy, whose entries are mostly the padding's and (for strides
+  s) the dilation's zeros;
+* anything else (forward convolutions): im2col(lhs) [N*OUT.., K..*C] x reshape(rhs) [K..*C, O].
 
 Empty convolutions become zeros. The interpreter never runs this pass: it keeps conv_general
 as the oracle the rewritten forms are tested against."""
@@ -82,6 +86,42 @@ def _filter_gradient(b, cache, instr):
     return b.transpose(dw, (n,) + tuple(range(n)) + (n + 1,))
 
 
+def _input_gradient(b, instr):
+    """dx as col2im(dy x w^T) (see the module docstring), or None when instr is not that
+    form."""
+    dy, rhs = instr.operands
+    p = instr.params
+    n = dy.rank - 2
+    if any(s != 1 for s in p["window_strides"]):
+        return None
+    swap = tuple(range(n)) + (n + 1, n)
+    flipped = _transposed_operand(rhs, swap)
+    r = None if flipped is None else flipped.producer
+    if r is not None and r.op == "reverse" and tuple(sorted(r.params["axes"])) == tuple(range(n)):
+        w = r.operands[0]
+    elif any(d > 1 for d in p["lhs_dilation"]):
+        # Another stride-dilated convolution (a folded constant filter, conv2d_transpose):
+        # undo the flip on the filter, which is far smaller than the patches.
+        w = b.emit1("reverse", b.transpose(rhs, swap), axes=tuple(range(n)))
+    else:
+        return None  # a forward convolution: im2col reads its operand once per window offset
+    window = tuple(w.shape[:n])
+    dx = instr.outputs[0]
+    # dx[q] sums dy[o] w[k] over q = o*s + k*rd - lo with lo the forward convolution's low
+    # padding, (K-1)*rd minus this convolution's (negative lo just drops positions).
+    low = tuple((k - 1) * rd - lo for k, rd, (lo, _) in zip(window, p["rhs_dilation"],
+                                                          p["padding"]))
+    c, o = w.shape[-2], w.shape[-1]
+    rows = b.reshape(dy, (num_elements(dy.shape[:-1]), o))
+    weights = b.reshape(w, (num_elements(window) * c, o))
+    g = b.emit1("dot_general", rows, weights, lhs_contract=(1,), rhs_contract=(1,),
+                lhs_batch=(), rhs_batch=())
+    g = b.reshape(g, tuple(dy.shape[:-1]) + window + (c,))
+    return b.emit1("col2im", g, spatial=tuple(dx.shape[1:n + 1]),
+                   window_strides=tuple(p["lhs_dilation"]), padding_low=low,
+                   rhs_dilation=tuple(p["rhs_dilation"]))
+
+
 def _rewrite(b, cache, instr):
     lhs, rhs = instr.operands
     p = instr.params
@@ -96,6 +136,9 @@ def _rewrite(b, cache, instr):
     c, o = lhs.shape[-1], rhs.shape[-1]
     pointwise = all(k == 1 for k in window) and all(s == 1 for s in p["window_strides"]) and \
         all(lo == hi == 0 for lo, hi in p["padding"]) and all(d == 1 for d in p["lhs_dilation"])
+    dx = None if pointwise else _input_gradient(b, instr)
+    if dx is not None:
+        return dx
     if pointwise:
         rows = b.reshape(lhs, (num_elements(lhs.shape[:-1]), c))
     else:

@@ -94,6 +94,10 @@ int main(int argc, char **argv) {
     if (atoi(argv[3]) > 0 && @NAME@_set_batch(ctx, atoll(argv[3]))) return 12;
     for (int r = 4; r < argc; r++) {
         int rc = 99;
+        if (!strncmp(argv[r], "batch=", 6)) {
+            if (@NAME@_set_batch(ctx, atoll(argv[r] + 6))) return 12;
+            continue;
+        }
         @DISPATCH@
         if (rc) return rc;
     }
@@ -155,7 +159,8 @@ class Driver:
         self.exe = cc(tmp, text, "driver_static" if static else "driver", name, static)
 
     def run(self, script, feeds, threads=1, batch=0, step_feeds=None, workdir="run"):
-        """Runs the entries in `script` (entry names, "main" for the unnamed one) with
+        """Runs the entries in `script` (entry names, "main" for the unnamed one; "batch=K"
+        calls NAME_set_batch and has no fetches) with
         `feeds` {entry: [arrays]} (`step_feeds` {run index: {entry: [arrays]}} override);
         returns ([fetches per run], [variables])."""
         d = os.path.join(self.tmp, workdir)

@@ -170,16 +170,24 @@ def test_random_ops_continue_their_stream_like_a_session(tmp_path):
     assert not np.array_equal(outs[0][0], outs[1][0])
 
 
-def test_training_with_a_symbolic_batch_is_a_clear_error(tmp_path, capsys):
-    graph = build(graphc, mlp, "gd")
-    path = graphc.train.write_graph(graph, str(tmp_path), "m.graph", as_text=False)
-    from graphc import cli
-    status = cli.main(["compile", path, "-o", str(tmp_path / "libm.so"), "--feed", "x",
-                       "--feed", "y", "--fetch", "loss", "--train-op", "train"])
-    err = capsys.readouterr().err
-    assert status == 1
-    assert "cannot take a `?` batch" in err and "loss (Mean)" in err
-    assert "fixed batch" in err and len(err.strip().splitlines()) == 1
+def test_training_with_a_symbolic_batch_matches_tf(tf1, tmp_path):
+    """TF's own training graph (its gradients take Shape/Size of batch-sized tensors) compiled
+    with a `?` batch trains at batch 8, then 5 after NAME_set_batch, as Session.run does."""
+    graph = build(tf1, mlp, "gd")
+    path = tmp_path / "mlp.graph"
+    path.write_bytes(graph.as_graph_def().SerializeToString())
+    compile_lib(tmp_path, path, "--feed", "x", "--feed", "y", "--fetch", "loss",
+                "--train-op", "train")
+    steps = [_batch(8, 20), _batch(8, 21), _batch(5, 22), _batch(5, 23)]
+    script = ["batch=8", "main", "main", "batch=5", "main", "main"]
+    runs = [i for i, s in enumerate(script) if s == "main"]
+    step_feeds = {r: {"main": list(b)} for r, b in zip(runs, steps)}
+    outs, raw_vars = Driver(tmp_path).run(script, {}, step_feeds=step_feeds)
+    losses, _, _, variables = _tf_reference(tf1, graph, steps, steps[0][0])
+    np.testing.assert_allclose([outs[r][0] for r in runs], losses, rtol=1e-5)
+    for raw, want in zip(raw_vars, variables):
+        np.testing.assert_allclose(raw.view(np.float32).reshape(want.shape), want, rtol=1e-5,
+                                   atol=1e-6)
 
 
 _CONCURRENT = r"""

@@ -1,8 +1,9 @@
 """Convolutions on the compiled CPU backend (graphc/passes/conv_to_dot.py: im2col + GEMM) vs the
 interpreter's conv_general: a derandomized property sweep over geometry (1x1, odd and prime
 sizes, SAME / VALID / explicit and negative padding, strides, window and input dilation), the TF
-ops (Conv2D and both gradients, conv2d_transpose), the forms the pass must produce (no patches
-for 1x1, no transposes for the filter gradient, bias/relu as the GEMM's epilogue),
+ops (Conv2D and both gradients, conv2d_transpose), the input-gradient form (GEMM + col2im)
+over its own sweep, the forms the pass must produce (no patches for 1x1, no transposes for the
+filter gradient, col2im for input gradients, bias/relu as the GEMM's epilogue),
 finite-difference gradients on the compiled backend, and three MNIST CNN training steps."""
 
 import contextlib
@@ -16,6 +17,7 @@ import graphc
 from graphc import config
 from graphc.backend.cpu.executable import CompiledExecutable
 from graphc.ir import interpret
+from graphc.ir.primitives import PRIMITIVES
 from graphc.ir.shapes import SymDim
 from graphc.lower import lower
 from graphc.passes.pipeline import run_pipeline
@@ -107,25 +109,91 @@ def test_conv_general_sweep(geometry, seed):
           atol=1e-5)
 
 
+@st.composite
+def input_gradient_geometries(draw):
+    """A unit-stride 2-D conv_general geometry as an input gradient has it: lhs (dy) dilated by
+    the forward strides, any padding (negative too), window dilation, odd sizes."""
+    sizes = st.sampled_from([1, 2, 3, 5, 7])
+    n, c, o = draw(st.integers(1, 3)), draw(sizes), draw(sizes)
+    spatial, window, padding, ld, rd = [], [], [], [], []
+    for _ in range(2):
+        k, d = draw(st.sampled_from([1, 2, 3, 5])), draw(sizes)
+        ldil, rdil = draw(st.sampled_from([1, 2, 3])), draw(st.sampled_from([1, 1, 2]))
+        lo, hi = draw(st.integers(-2, 5)), draw(st.integers(-2, 5))
+        hi = max(hi, (k - 1) * rdil + 1 - ((d - 1) * ldil + 1) - lo)  # the window fits
+        spatial.append(d)
+        window.append(k)
+        padding.append((lo, hi))
+        ld.append(ldil)
+        rd.append(rdil)
+    return ((n,) + tuple(spatial) + (c,), tuple(window) + (c, o), tuple(padding), tuple(ld),
+            tuple(rd), draw(st.booleans()))
+
+
+@SWEEP
+@given(input_gradient_geometries(), st.integers(0, 99))
+def test_input_gradient_sweep(geometry, seed):
+    # The col2im path: rhs as nn_ops' flipped filter (w reversed, features swapped), or (with
+    # lhs dilation) any rhs, which the pass flips back.
+    dy_shape, w_shape, padding, ld, rd, flipped = geometry
+    if flipped:  # w [K.., C, O] whose flip reads dy's O features
+        w_shape = w_shape[:2] + w_shape[:1:-1]
+    dy, w = data(np.float32, dy_shape, seed, 1.0), data(np.float32, w_shape, seed + 1, 1.0)
+
+    def build(b, dy, w):
+        rhs = b.transpose(b.emit1("reverse", w, axes=(0, 1)), (0, 1, 3, 2)) if flipped else w
+        return _conv(b, dy, rhs, (1, 1), padding, ld, rd)
+    if flipped or max(ld) > 1:
+        assert "col2im" in _ops(_optimized(build, [dy, w]))
+    check(build, [dy, w], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("spatial,window,strides,low,dilation", [
+    ((7, 9), (3, 2), (2, 1), (1, 0), (1, 2)),
+    ((5, 5), (5, 5), (1, 1), (2, 2), (1, 1)),
+    ((2, 3), (5, 5), (3, 1), (4, -1), (1, 1)),  # offsets landing outside, negative padding
+    ((6, 4), (2, 3), (3, 2), (3, 0), (2, 1))])
+def test_col2im_is_the_adjoint_of_im2col(spatial, window, strides, low, dilation):
+    # <im2col(x), g> = <x, col2im(g)> on the interpreter's references, then the compiled
+    # col2im against its reference (float and integer sums).
+    hi = tuple(max(0, (k - 1) * d + 1 - n - lo) for k, d, n, lo in zip(window, dilation,
+                                                                       spatial, low))
+    x = data(np.float64, (2,) + spatial + (3,), 1, 1.0)
+    patches = PRIMITIVES["im2col"].reference(x, window, strides, tuple(zip(low, hi)), (1, 1),
+                                             dilation)
+    g = data(np.float64, patches.shape, 2, 1.0)
+    col2im = lambda b, g: b.emit1("col2im", g, spatial=spatial, window_strides=strides,  # noqa
+                                  padding_low=low, rhs_dilation=dilation)
+    back = PRIMITIVES["col2im"].reference(g, spatial, strides, low, dilation)
+    np.testing.assert_allclose(np.sum(patches * g), np.sum(x * back), rtol=1e-12)
+    check(col2im, [g])
+    check(col2im, [data(np.int32, patches.shape, 3)])
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.int32])
 def test_conv_general_dtypes_and_empty(dtype):
     x, w = data(dtype, (2, 6, 5, 3), 1, 1.0), data(dtype, (3, 2, 3, 4), 2, 1.0)
 
     def build(b, x, w, e):
         return [_conv(b, x, w, (2, 1), ((1, 1), (0, 1)), (1, 1), (1, 2)),
+                _conv(b, x, b.transpose(w, (1, 0, 2, 3)), (1, 1), ((1, 2), (0, 1)), (2, 1),
+                      (1, 2)),  # col2im
                 _conv(b, e, w, (1, 1), ((1, 1), (0, 1)), (1, 1), (1, 1))]
     check(build, [x, w, np.zeros((0, 6, 5, 3), dtype)])
 
 
 def test_symbolic_batch():
-    # The forward conv and nn_ops' filter-gradient form over a batch dim N bound at run time.
+    # The forward conv and nn_ops' filter- and input-gradient forms over a batch dim N bound
+    # at run time.
     n = SymDim("N")
 
     def build(b, x, w, dy):
         y = _conv(b, x, w, (2, 1), ((1, 1), (1, 1)), (1, 1), (1, 1))
         dw = _conv(b, b.transpose(x, (3, 1, 2, 0)), b.transpose(dy, (1, 2, 0, 3)), (1, 1),
                    ((1, 1), (1, 1)), (1, 1), (2, 1))
-        return [y, b.transpose(dw, (1, 2, 0, 3))]
+        flipped = b.transpose(b.emit1("reverse", w, axes=(0, 1)), (0, 1, 3, 2))
+        dx = _conv(b, dy, flipped, (1, 1), ((1, 2), (1, 1)), (2, 1), (1, 1))
+        return [y, b.transpose(dw, (1, 2, 0, 3)), dx]
     fn = function(build, [(np.float32, (n, 7, 6, 3)), (np.float32, (3, 3, 3, 4)),
                           (np.float32, (n, 4, 6, 4))], dims=["N"])
     exe = CompiledExecutable(fn)
@@ -256,6 +324,17 @@ def mnist_cnn_step(tf, batch, seed=0, lr=0.01):
     feed = {x: r.rand(batch, 28, 28, 1).astype(np.float32),
             labels: r.randint(0, 10, batch).astype(np.int64)}
     return [loss, train, tf.trainable_variables()[0]], feed
+
+
+def test_mnist_cnn_step_computes_only_the_second_input_gradient():
+    # Training needs gradients w.r.t. variables only: conv1's input gradient (w.r.t. the
+    # images) must be pruned; conv2's is one GEMM + col2im, with no patches of dy.
+    with graphc.Graph().as_default():
+        (loss, train, _), feed = mnist_cnn_step(graphc, 4)
+        fn = lower([loss], [train], {t: (v.dtype, v.shape) for t, v in feed.items()})
+    ops = _ops(run_pipeline(fn))
+    assert ops.count("col2im") == 1, ops
+    assert sum("im2col" in op for op in ops) == 2, ops  # conv1's and conv2's forward patches
 
 
 def test_mnist_cnn_three_steps():

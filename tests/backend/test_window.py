@@ -99,6 +99,18 @@ def test_channel_windows_and_symbolic_batch():
             np.testing.assert_allclose(got, w, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+def test_pooling_gradient_channel_rows(dtype):
+    # select_and_scatter_add's pooling kernel (disjoint windows, channels not windowed): NaN,
+    # ties, padding-only windows.
+    x = _values(dtype, (2, 5, 7, 3), 7)
+    params = dict(window_dimensions=(1, 2, 2, 1), window_strides=(1, 2, 3, 1),
+                  padding=((0, 0), (0, 1), (2, 1), (0, 0)))
+    g = data(dtype, _out_shape(x.shape, **{"window": (1, 2, 2, 1), "strides": (1, 2, 3, 1),
+                                           "padding": params["padding"]}), 8)
+    check(lambda b, x, g: b.emit1("select_and_scatter_add", x, g, **params), [x, g])
+
+
 def test_overlapping_max_pool_gradient_independent_of_threads():
     # 3x3 windows at stride 2 overlap: the scatter accumulates serially per image.
     x = np.round(data(np.float32, (3, 33, 31, 16), 4), 1)  # many ties

@@ -262,7 +262,8 @@ def _scatter_add(mb, instr):
 
 # Kernel builders for primitives that are not element-wise: `build(module_builder, instr)`.
 KERNELS = {"dot_general": _dot, "scatter_add": _scatter_add, "rng": _rng,
-           "im2col": window_kernels.im2col, "reduce_window": window_kernels.reduce_window,
+           "im2col": window_kernels.im2col, "col2im": window_kernels.col2im,
+           "reduce_window": window_kernels.reduce_window,
            "select_and_scatter_add": window_kernels.select_and_scatter_add,
            "select_and_gather": window_kernels.select_and_gather}
 

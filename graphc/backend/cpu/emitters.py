@@ -281,6 +281,11 @@ def _iota(k, instr, idx):
     return convert(k.b, i, np.int64, instr.outputs[0].dtype)
 
 
+@emitter("dim_size")
+def _dim_size(k, instr, idx):
+    return convert(k.b, k.dim(instr.params["dim"]), np.int64, instr.outputs[0].dtype)
+
+
 # ---------------------------------------------------------------- data movement
 
 @emitter("broadcast_in_dim")
