@@ -500,7 +500,7 @@ def _torch_conv_pass(torch, kind, x, w, dy):
 
 def _cnn_graph(tf, batch=64):
     """MNIST CNN training step: conv 5x5 1->32 + relu, 2x2 max pool, conv 5x5 32->64 + relu,
-    pool, FC 3136->10, softmax cross entropy, SGD 0.01."""
+    pool, FC 3136->1024 + relu, FC 1024->10, softmax cross entropy, SGD 0.01."""
     rng = np.random.RandomState(0)
     x = tf.placeholder(tf.float32, [batch, 28, 28, 1])
     labels = tf.placeholder(tf.int64, [batch])
@@ -513,7 +513,9 @@ def _cnn_graph(tf, batch=64):
         return tf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], "SAME")
     h = conv_pool(x, var(5, 5, 1, 32), var(32))
     h = conv_pool(h, var(5, 5, 32, 64), var(64))
-    logits = tf.matmul(tf.reshape(h, [batch, 7 * 7 * 64]), var(7 * 7 * 64, 10)) + var(10)
+    h = tf.nn.relu(tf.matmul(tf.reshape(h, [batch, 7 * 7 * 64]), var(7 * 7 * 64, 1024)) +
+                   var(1024))
+    logits = tf.matmul(h, var(1024, 10)) + var(10)
     loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels,
                                                                         logits=logits))
     return [tf.train.GradientDescentOptimizer(0.01).minimize(loss), loss], [x, labels]
@@ -543,7 +545,8 @@ def cnn_step(table, batch=64):
 def _jax_cnn_step(jax, xs, ys):
     import jax.numpy as jnp
     rng = np.random.RandomState(0)
-    shapes = [(5, 5, 1, 32), (32,), (5, 5, 32, 64), (64,), (3136, 10), (10,)]
+    shapes = [(5, 5, 1, 32), (32,), (5, 5, 32, 64), (64,), (3136, 1024), (1024,),
+              (1024, 10), (10,)]
     params = [jnp.asarray((rng.randn(*s) * 0.1).astype(np.float32)) for s in shapes]
 
     def conv_pool(h, w, b):
@@ -555,7 +558,8 @@ def _jax_cnn_step(jax, xs, ys):
 
     def loss(p, x, y):
         h = conv_pool(conv_pool(x, p[0], p[1]), p[2], p[3])
-        logits = h.reshape(x.shape[0], -1) @ p[4] + p[5]
+        h = jnp.maximum(h.reshape(x.shape[0], -1) @ p[4] + p[5], 0)
+        logits = h @ p[6] + p[7]
         logp = jax.nn.log_softmax(logits)
         return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
 
@@ -576,7 +580,8 @@ def _torch_cnn_step(torch, xs, ys):
     nn = torch.nn
     model = nn.Sequential(nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                          nn.Flatten(), nn.Linear(3136, 10))
+                          nn.Flatten(), nn.Linear(3136, 1024), nn.ReLU(),
+                          nn.Linear(1024, 10))
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     tx = torch.from_numpy(np.ascontiguousarray(xs.transpose(0, 3, 1, 2)))
     ty = torch.from_numpy(ys)
