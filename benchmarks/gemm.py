@@ -74,11 +74,17 @@ def measure(threads, rounds=7, squares=SQUARES):
     """Yields (label, m, n, k, trans, numpy seconds, graphc seconds) per product."""
     from threadpoolctl import threadpool_limits
     with threadpool_limits(threads):
+        runs = []
         for label, m, n, k, ta, tb in cases(squares):
             case = Case(m, n, k, ta, tb, threads)
             case.check()
-            t_ours, t_np = interleaved_medians([case.ours, case.numpy], rounds)
-            yield label, m, n, k, "".join("T" if t else "N" for t in (ta, tb)), t_np, t_ours
+            runs.append((label, m, n, k, "".join("T" if t else "N" for t in (ta, tb)), case))
+        # graphc's products all before numpy's: OpenBLAS's threads spin for a while after each
+        # call and would take the cores from graphc's pool in the runs that follow.
+        ours = [interleaved_medians([case.ours], rounds)[0] for *_, case in runs]
+        theirs = [interleaved_medians([case.numpy], rounds)[0] for *_, case in runs]
+        for (label, m, n, k, trans, _), t_ours, t_np in zip(runs, ours, theirs):
+            yield label, m, n, k, trans, t_np, t_ours
 
 
 def gemm_sweep(table, threads=(1, 2)):
