@@ -102,15 +102,22 @@ def mlp_step(table, batch=100):
         with graphc_backend(backend):
             table.add(name, "graphc-" + backend,
                       median_time(_session_step(graphc, _mlp_graph, [xs, ys])))
+    _peer_steps(table, name, _mlp_graph, [xs, ys], _jax_mlp_step, _torch_mlp_step)
+
+
+def _peer_steps(table, name, build, feeds, jax_step, torch_step):
+    """Rows for the peers' training steps: TF1 runs graph `build`, JAX and PyTorch their own
+    `jax_step(jax, *feeds)` / `torch_step(torch, *feeds)`; absent peers are skipped."""
+    from benchmarks.harness import median_time
     tf = peers.load("tensorflow")
     if tf is not None:
-        table.add(name, "tensorflow-session", median_time(_session_step(tf, _mlp_graph, [xs, ys])))
+        table.add(name, "tensorflow-session", median_time(_session_step(tf, build, feeds)))
     jax = peers.load("jax")
     if jax is not None:
-        table.add(name, "jax-jit", median_time(_jax_mlp_step(jax, xs, ys)))
+        table.add(name, "jax-jit", median_time(jax_step(jax, *feeds)))
     torch = peers.load("torch")
     if torch is not None:
-        table.add(name, "torch", median_time(_torch_mlp_step(torch, xs, ys)))
+        table.add(name, "torch", median_time(torch_step(torch, *feeds)))
 
 
 def _jax_mlp_step(jax, xs, ys):
@@ -531,15 +538,7 @@ def cnn_step(table, batch=64):
     build = lambda t: _cnn_graph(t, batch)  # noqa: E731
     with graphc_backend("cpu"):
         table.add(name, "graphc-cpu", median_time(_session_step(graphc, build, [xs, ys])))
-    tf = peers.load("tensorflow")
-    if tf is not None:
-        table.add(name, "tensorflow-session", median_time(_session_step(tf, build, [xs, ys])))
-    jax = peers.load("jax")
-    if jax is not None:
-        table.add(name, "jax-jit", median_time(_jax_cnn_step(jax, xs, ys)))
-    torch = peers.load("torch")
-    if torch is not None:
-        table.add(name, "torch", median_time(_torch_cnn_step(torch, xs, ys)))
+    _peer_steps(table, name, build, [xs, ys], _jax_cnn_step, _torch_cnn_step)
 
 
 def _jax_cnn_step(jax, xs, ys):
