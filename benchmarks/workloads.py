@@ -134,10 +134,24 @@ def _jax_mlp_step(jax, xs, ys):
         return jnp.mean(jnp.sum(y * (jax.nn.logsumexp(logits, axis=1, keepdims=True) - logits),
                                 axis=1))
 
+    return _jax_sgd_step(jax, loss, params, xs, ys, 0.1)
+
+
+def _torch_mlp_step(torch, xs, ys):
+    model = torch.nn.Sequential(torch.nn.Linear(784, 500), torch.nn.ReLU(),
+                                torch.nn.Linear(500, 10))
+    return _torch_sgd_step(torch, model, torch.from_numpy(xs), torch.from_numpy(ys).argmax(1),
+                           0.1)
+
+
+def _jax_sgd_step(jax, loss, params, xs, ys, lr):
+    """A jitted SGD step of `loss(params, x, y)` on the fixed batch, blocking on the result."""
+    import jax.numpy as jnp
+
     @jax.jit
     def step(p, x, y):
         g = jax.grad(loss)(p, x, y)
-        return [a - 0.1 * b for a, b in zip(p, g)]
+        return [a - lr * b for a, b in zip(p, g)]
     state = {"p": params}
     jx, jy = jnp.asarray(xs), jnp.asarray(ys)
 
@@ -147,16 +161,13 @@ def _jax_mlp_step(jax, xs, ys):
     return run
 
 
-def _torch_mlp_step(torch, xs, ys):
-    model = torch.nn.Sequential(torch.nn.Linear(784, 500), torch.nn.ReLU(),
-                                torch.nn.Linear(500, 10))
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    tx, ty = torch.from_numpy(xs), torch.from_numpy(ys).argmax(1)
+def _torch_sgd_step(torch, model, tx, ty, lr):
+    """An eager SGD step of `model` under softmax cross entropy on the fixed batch."""
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
 
     def run():
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(tx), ty)
-        loss.backward()
+        torch.nn.functional.cross_entropy(model(tx), ty).backward()
         opt.step()
     return run
 
@@ -562,17 +573,7 @@ def _jax_cnn_step(jax, xs, ys):
         logp = jax.nn.log_softmax(logits)
         return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
 
-    @jax.jit
-    def step(p, x, y):
-        g = jax.grad(loss)(p, x, y)
-        return [a - 0.01 * b for a, b in zip(p, g)]
-    state = {"p": params}
-    jx, jy = jnp.asarray(xs), jnp.asarray(ys)
-
-    def run():
-        state["p"] = step(state["p"], jx, jy)
-        state["p"][0].block_until_ready()
-    return run
+    return _jax_sgd_step(jax, loss, params, xs, ys, 0.01)
 
 
 def _torch_cnn_step(torch, xs, ys):
@@ -581,15 +582,8 @@ def _torch_cnn_step(torch, xs, ys):
                           nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Flatten(), nn.Linear(3136, 1024), nn.ReLU(),
                           nn.Linear(1024, 10))
-    opt = torch.optim.SGD(model.parameters(), lr=0.01)
     tx = torch.from_numpy(np.ascontiguousarray(xs.transpose(0, 3, 1, 2)))
-    ty = torch.from_numpy(ys)
-
-    def run():
-        opt.zero_grad()
-        nn.functional.cross_entropy(model(tx), ty).backward()
-        opt.step()
-    return run
+    return _torch_sgd_step(torch, model, tx, torch.from_numpy(ys), 0.01)
 
 
 WORKLOADS.update(conv_layers=conv_layers, cnn_step=cnn_step)
