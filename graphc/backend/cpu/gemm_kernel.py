@@ -519,6 +519,23 @@ class _Gen:
 
     # ---- the accumulation loop -------------------------------------------------------------
 
+    def either(self, b, cond, run):
+        """The accumulator vectors of `run(False)` where `cond` holds (the likely, plain case)
+        and of `run(True)` otherwise (edge tiles), merged by phis; `run(edge)` emits its code
+        and returns (vectors, its last block)."""
+        with b.if_else(cond, likely=True) as (plain, edge):
+            with plain:
+                plain_values, plain_end = run(False)
+            with edge:
+                edge_values, edge_end = run(True)
+        merged = []
+        for x, y in zip(plain_values, edge_values):
+            ph = b.phi(self.vt)
+            ph.add_incoming(x, plain_end)
+            ph.add_incoming(y, edge_end)
+            merged.append(ph)
+        return merged
+
     def kloop(self, b, kc, nrows, nv, a_at, b_at, unroll):
         """Accumulators acc[i][v] = sum over p < kc of a(i, p) * b(p, v) (fma chains in p
         order). a_at(p, i) -> scalar, b_at(p, v) -> vector."""
@@ -585,18 +602,7 @@ class _Gen:
                                   align=self.align)
                 return sum(self.kloop(b, kc, blk.mr, nv, a_at, b_at, unroll=4), []), b.block
 
-            with b.if_else(b.icmp_signed("==", mr_eff, _c64(blk.mr)), likely=True) as (
-                    whole, edge):
-                with whole:
-                    plain, plain_end = run(False)
-                with edge:
-                    clamped, clamped_end = run(True)
-            flat = []
-            for x, y in zip(plain, clamped):
-                ph = b.phi(self.vt)
-                ph.add_incoming(x, plain_end)
-                ph.add_incoming(y, clamped_end)
-                flat.append(ph)
+            flat = self.either(b, b.icmp_signed("==", mr_eff, _c64(blk.mr)), run)
             accs = [flat[i * nv:(i + 1) * nv] for i in range(blk.mr)]
         else:
             pa = fn.args[1]
@@ -946,17 +952,7 @@ class _Gen:
                     return flat, b.block
 
                 # Full-width tiles load B plainly, the last one under lane masks.
-                with b.if_else(full, likely=True) as (whole, edge):
-                    with whole:
-                        plain, plain_end = run(False)
-                    with edge:
-                        masked, masked_end = run(True)
-                flat = []
-                for x, y in zip(plain, masked):
-                    ph = b.phi(self.vt)
-                    ph.add_incoming(x, plain_end)
-                    ph.add_incoming(y, masked_end)
-                    flat.append(ph)
+                flat = self.either(b, full, run)
                 accs = [flat[i * nv:(i + 1) * nv] for i in range(rows)]
                 self.store_tile(b, accs, rows, mrows, nr_eff, self.gep(b, c, j0), ldc, first,
                                 last, ep_args)
