@@ -24,6 +24,11 @@ SHAPES = [
     ("cnn fc x.W", 64, 1024, 3136, False, False),
     ("cnn fc dW = x^T.dy", 3136, 1024, 64, True, False),
     ("cnn fc dx = dy.W^T", 64, 3136, 1024, False, True),
+    ("cnn conv1 P.W", 50176, 32, 25, False, False),
+    ("cnn conv1 dW = P^T.dy", 25, 32, 50176, True, False),
+    ("cnn conv2 P.W", 12544, 64, 800, False, False),
+    ("cnn conv2 dW = P^T.dy", 800, 64, 12544, True, False),
+    ("cnn conv2 dP = dy.W^T", 12544, 800, 64, False, True),
 ]
 
 

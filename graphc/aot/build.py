@@ -130,7 +130,7 @@ def compile_library(model, specs, output, name=None, header=None, static=None,
             opt = run_pipeline(low.fn, scratch=codegen.scratch)
             constant_bytes += _constant_bytes(opt)
             try:
-                text, entry = codegen.build_module(opt, standalone=True)
+                text, entry, _ = codegen.build_module(opt, standalone=True)
             except Exception as e:
                 raise AotError("%s: %s" % ("entry " + spec.name if spec.name else
                                            "the library", e)) from None

@@ -18,6 +18,7 @@ from llvmlite import ir
 from graphc.backend import CompileError
 from graphc.backend.cpu import dot as dots
 from graphc.backend.cpu.emitters import ELEMENT
+from graphc.backend.cpu import profile
 from graphc.backend.cpu.kernels import (Kernel, check_indices, loop_kernel, reduce_kernel,
                                         scatter_add_kernel)
 from graphc.backend.cpu.rng_kernel import rng as _rng
@@ -62,7 +63,7 @@ def supported(op):
 
 
 class ModuleBuilder:
-    def __init__(self, fn, standalone=False):
+    def __init__(self, fn, standalone=False, profiled=False):
         self.fn = fn
         self.standalone = standalone  # library code (the GEMMs) in the module itself
         self.plan = fn.buffer_plan
@@ -76,6 +77,8 @@ class ModuleBuilder:
                                        typ=I64) for i, name in enumerate(fn.dims)}
         self.globals = {}
         self.kernels = itertools.count()
+        self.profiler = profile.Profiler(self.module, self.name) if profiled else None
+        self.what = ""  # the instruction being emitted, for the profile's labels
 
     # ---- values
     def dim(self, d):
@@ -142,7 +145,10 @@ class ModuleBuilder:
         total = extent if isinstance(extent, ir.Value) else self.extent(extent)
         parallel = self.module.globals.get("graphc_parallel_for") or ir.Function(
             self.module, ir.FunctionType(I32, [PTR, PTR, PTR, I64, I64]), "graphc_parallel_for")
+        t0 = self.profiler and self.profiler.start(b)
         code = b.call(parallel, [self.rt, k.fn, args, total, chunk])
+        if self.profiler:
+            self.profiler.stop(b, t0, "%s %s" % (k.fn.name, self.what))
         with b.if_then(b.icmp_signed("!=", code, ir.Constant(I32, 0)), likely=False):
             b.ret(code)
 
@@ -209,6 +215,7 @@ class ModuleBuilder:
 
     def instruction(self, instr):
         op = instr.op
+        self.what = _describe(instr)
         if op in ("constant", "reshape"):
             return
         if op == "fusion":
@@ -244,6 +251,18 @@ class ModuleBuilder:
         return str(self.module)
 
 
+def _describe(instr):
+    """A short label: the root primitive, the output shapes and, for a GEMM, m x n x k."""
+    shapes = " ".join("x".join(map(str, v.shape)) or "scalar" for v in instr.outputs)
+    body = instr.params.get("body") if instr.op == "fusion" else None
+    op = "%s:%s" % (body.kind, body.fn.fetches[0].producer.op) if body else instr.op
+    dot = body.fn.body[0] if body and body.kind == "dot" else instr
+    if dot.op == "dot_general" and _canonical_dot(dot):
+        layout = dots.Layout(dot)
+        shapes += " (gemm %sx%sx%s)" % (layout.M, layout.N, layout.K)
+    return "%s [%s]" % (op, shapes)
+
+
 def _dot(mb, instr):
     if not _canonical_dot(instr):
         raise CompileError("dot_general is not in the canonical layout the cpu backend takes "
@@ -268,14 +287,15 @@ KERNELS = {"dot_general": _dot, "scatter_add": _scatter_add, "rng": _rng,
            "select_and_gather": window_kernels.select_and_gather}
 
 
-def build_module(fn, standalone=False):
-    """(LLVM IR text, entry function name) for an optimized function with a buffer plan;
-    `standalone` puts the GEMM library functions it calls in the module (for object code
-    that must link on its own) instead of declaring them."""
+def build_module(fn, standalone=False, profiled=False):
+    """(LLVM IR text, entry function name, profiler or None) for an optimized function with
+    a buffer plan; `standalone` puts the GEMM library functions it calls in the module (for
+    object code that must link on its own) instead of declaring them; `profiled` times every
+    kernel launch (graphc.backend.cpu.profile)."""
     for instr in fn.body:
         if instr.op != "fusion" and not supported(instr.op):
             raise CompileError("the cpu backend cannot emit primitive %r" % instr.op)
-    mb = ModuleBuilder(fn, standalone)
-    return mb.build(), mb.name
+    mb = ModuleBuilder(fn, standalone, profiled)
+    return mb.build(), mb.name, mb.profiler
 
 

@@ -13,7 +13,7 @@ import threading
 import numpy as np
 
 from graphc import errors
-from graphc.backend.cpu import disk_cache, llvm, runtime
+from graphc.backend.cpu import disk_cache, llvm, profile, runtime
 from graphc.ir.shapes import SymDim, evaluate_shape
 from graphc.passes.buffers import Size
 from graphc.passes.pipeline import disabled_passes, run_pipeline
@@ -35,7 +35,8 @@ class CompiledExecutable(Executable):
         self.dump_dir = None
         runtime.library()
         dumping = dump_dir or os.environ.get("GRAPHC_DUMP")
-        key = None if dumping else disk_cache.function_key(
+        self.profile_labels = None  # kernel labels when profiled (graphc.backend.cpu.profile)
+        key = None if dumping or profile.enabled() else disk_cache.function_key(
             fn, disabled_passes(disable), *llvm.host_cpu())
         self.loaded_from_cache = bool(key) and self._load(key)
         if not self.loaded_from_cache:
@@ -53,7 +54,7 @@ class CompiledExecutable(Executable):
     @staticmethod
     def is_cached(fn, disable=()):
         """Whether the executable of `fn` is in the disk cache (and would not be compiled)."""
-        if os.environ.get("GRAPHC_DUMP"):
+        if os.environ.get("GRAPHC_DUMP") or profile.enabled():
             return False
         key = disk_cache.function_key(fn, disabled_passes(disable), *llvm.host_cpu())
         return key is not None and disk_cache.has_entry(key)
@@ -76,7 +77,10 @@ class CompiledExecutable(Executable):
         self._optimized = run_pipeline(self.fn, disable=self._disable, dump_dir=dump_dir,
                                        scratch=codegen.scratch)
         dumper = self._optimized.dumper
-        self._text, self._entry_name = codegen.build_module(self._optimized)
+        self._text, self._entry_name, profiler = codegen.build_module(
+            self._optimized, profiled=profile.enabled())
+        if profiler:
+            self.profile_labels, self.profile_table = profiler.labels, profiler.table_name
         dumper.write("llvm.ll", self._text)
         self.compiled = llvm.compile_ir(self._text,
                                         dump=dumper.write if dumper.dir else None)
