@@ -8,7 +8,9 @@ for the requested target (position-independent), its entry function renamed to a
 several graphc libraries) link side by side. The API source (graphc/aot/cgen.py, which includes
 runtime/graphc_rt.c) is compiled with the system C compiler (`$CC`, default `cc`) with hidden
 visibility, and everything is linked with `-shared` (or archived with `ar` after a relocatable
-link that localizes the hidden symbols, for `--static`)."""
+link that localizes the hidden symbols, for `--static`). The GEMM code follows the target
+CPU's vector width (`llvm.vector_bytes(tm)`): an AVX-512 CPU gets the AVX-512 blocking, in
+its kernels and in the scratch space the buffer plan reserves for them."""
 
 import os
 import shutil
@@ -89,7 +91,7 @@ def compile_library(model, specs, output, name=None, header=None, static=None,
                     keep_dir=None):
     """Builds lib`name`.so at `output` (and `header`, default NAME.h beside it; `static`: also a
     .a archive). Returns a Library."""
-    from graphc.backend.cpu import codegen
+    from graphc.backend.cpu import codegen, llvm
     from graphc.passes.pipeline import run_pipeline
     given = name is not None
     if not given:
@@ -101,6 +103,8 @@ def compile_library(model, specs, output, name=None, header=None, static=None,
                        % ("--name " + name if given else "the name %r from %s" % (name, output)))
     header = header or os.path.join(os.path.dirname(output) or ".", name + ".h")
     tm = target_machine(target_cpu, target_triple)
+    # The GEMM blocking follows the target's vector width (AVX-512 CPUs get its tiles).
+    vector_bytes = llvm.vector_bytes(tm)
     try:
         graph, meta = load_graph(model)
     except (OSError, ValueError, TypeError) as e:
@@ -127,10 +131,12 @@ def compile_library(model, specs, output, name=None, header=None, static=None,
             spec = low.spec
             prefix = "%s_%s_" % (name, spec.name) if spec.name else name + "_"
             symbol = prefix + "graph"
-            opt = run_pipeline(low.fn, scratch=codegen.scratch)
+            opt = run_pipeline(low.fn, scratch=lambda i: codegen.scratch(i, vector_bytes),
+                               in_place=lambda i, v: codegen.in_place(i, v, vector_bytes))
             constant_bytes += _constant_bytes(opt)
             try:
-                text, entry, _ = codegen.build_module(opt, standalone=True)
+                text, entry, _ = codegen.build_module(opt, standalone=True,
+                                                      vector_bytes=vector_bytes)
             except Exception as e:
                 raise AotError("%s: %s" % ("entry " + spec.name if spec.name else
                                            "the library", e)) from None

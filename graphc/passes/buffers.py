@@ -10,7 +10,9 @@ aligned for any binding. Results not computed in place are copied at the end (fe
 then state updates, so a fetched old value is read before it is overwritten).
 
 The plan is stored as `fn.buffer_plan`; `scratch(instr) -> bytes` lets a backend reserve
-kernel-private scratch space (GEMM packing) for the duration of one instruction."""
+kernel-private scratch space (GEMM packing) for the duration of one instruction, and
+`in_place(instr, value) -> bool` says which non-loop instructions it computes safely over
+their operand `value` (a GEMM epilogue adding `value` as it stores each element)."""
 
 from graphc.ir.primitives import ELEMENTWISE, PRIMITIVES
 from graphc.ir.shapes import SymDim
@@ -109,7 +111,7 @@ class BufferPlan:
         return "\n".join(lines)
 
 
-def plan(fn, scratch=None, reuse=True):
+def plan(fn, scratch=None, reuse=True, in_place=None):
     """The buffer plan of `fn` (see the module docstring)."""
     p = BufferPlan()
     for i, v in enumerate(fn.feeds):
@@ -153,7 +155,9 @@ def plan(fn, scratch=None, reuse=True):
         readers = [u for u, loc in p.locations.items() if loc.kind == "view"
                    and _root_id(p, u) == old.id] + [old.id]
         pos = produced_by[v.id]
-        if all(last_use.get(r, -1) < pos or (r == old.id and _reads_in_step(fn.body[pos], old))
+        writer = fn.body[pos]
+        if all(last_use.get(r, -1) < pos or (r == old.id and (
+                _reads_in_step(writer, old) or (in_place is not None and in_place(writer, old))))
                for r in readers):
             direct[v.id] = Location("state", k)
 
@@ -236,6 +240,6 @@ def _allocate(p, key, size, free, top, reuse):
     return top
 
 
-def run(fn, scratch=None):
-    fn.buffer_plan = plan(fn, scratch)
+def run(fn, scratch=None, in_place=None):
+    fn.buffer_plan = plan(fn, scratch, in_place=in_place)
     return True

@@ -20,7 +20,9 @@ conv_general(lhs [N, S.., C], rhs [K.., C, O]) becomes one of:
 * anything else (forward convolutions): im2col(lhs) [N*OUT.., K..*C] x reshape(rhs) [K..*C, O].
 
 Empty convolutions become zeros. The interpreter never runs this pass: it keeps conv_general
-as the oracle the rewritten forms are tested against."""
+as the oracle the rewritten forms are tested against. The patches stay an im2col in the IR;
+the fusion pass may move it into the GEMMs that read it, which then gather P from the input
+block by block instead of storing it (graphc/passes/fusion.py, _implicit_patches)."""
 
 import numpy as np
 

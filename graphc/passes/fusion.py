@@ -19,7 +19,9 @@ Two rewrites around that grouping:
 * Before it, a large reduction over a suffix of its operand's dims with few outputs is split
   in two at a fixed point (`reduce(x)` over R elements becomes a reduction of P parts of R / P
   elements, then of the P partial results), so the first, costly stage runs in parallel over
-  outputs x parts; the split depends only on the shapes, never on the thread count.
+  outputs x parts; the split depends only on the shapes, never on the thread count. A
+  reduction that keeps the last axis (x [A, R, C] -> [A, C], a bias gradient) and has little
+  outer parallelism is split the same way along R.
 * After it, fusions with the same iteration space become one multi-output fusion where that
   saves memory traffic: siblings reading a common input (x*2 and x+1; the reductions of a
   softmax and its gradient), and a loop fusion with one of its consumers (its result is then
@@ -34,7 +36,7 @@ import numpy as np
 from graphc.ir.core import Function, Instr, Value
 from graphc.ir.primitives import (BROADCAST, ELEMENTWISE, INJECTIVE, PRIMITIVES, REDUCTION,
                                   FusedComputation)
-from graphc.ir.shapes import SymDim
+from graphc.ir.shapes import SymDim, num_elements
 from graphc.passes.util import replace_uses, result_ids, users
 
 name = "fusion"
@@ -47,6 +49,22 @@ SPLIT_MAX_OUTPUTS = 16
 SPLIT_MIN_ELEMENTS = 1 << 16
 SPLIT_PARTS = 64
 SPLIT_MIN_PART = 1 << 12
+# An im2col is gathered by its GEMMs when each of its contiguous runs (a window row of the
+# input's channels, or one window offset's channels when the window is dilated along the last
+# spatial dim) has at least this many elements. Shorter runs (the MNIST CNN's conv1: 5) cost
+# more per run to gather than the patches cost to store and re-read once (measured on 2 AVX2
+# cores, forward + filter gradient at batch 64: runs of 5 and 10 slower gathered, 12 and 15
+# faster, 160, conv2's, twice as fast).
+MIN_GATHER_RUN = 12
+# A reduction that keeps the last axis (bias gradients: [rows, C] -> [C]) runs in parallel over
+# its kept axes before the first reduced one and over blocks of the columns; with fewer than
+# SPLIT_MIN_TASKS such outer indices and fewer than SPLIT_MAX_KEPT outputs, its reduced axes
+# are split the same way, in parts of at least SPLIT_MIN_ROWS rows (the partial results are
+# then at most 1 / SPLIT_MIN_ROWS of the operand); a symbolic size there counts as SYMBOLIC_ROWS.
+SPLIT_MIN_TASKS = 8
+SPLIT_MAX_KEPT = 256
+SPLIT_MIN_ROWS = 8
+SYMBOLIC_ROWS = 64
 
 
 class _Group:
@@ -163,12 +181,59 @@ def _split_parts(outputs, reduced):
     return 1
 
 
+def _split_kept_last(instr):
+    """The instructions splitting a large reduction over contiguous axes that keeps the last
+    axis and has little outer parallelism (x [A, R, C] -> [A, P, R / P, C] -> partial sums
+    [A, P, C] -> [A, C]), or None. With a symbolic size among the reduced axes (a batch), P
+    divides the static axes after the last symbolic one, and a transpose brings the parts
+    first: [A, N, T, C] -> [A, N, P, T / P, C] -> [A, P, N, T / P, C] -> [A, P, C]."""
+    x = instr.operands[0]
+    axes = sorted(instr.params["axes"])
+    if not axes or axes != list(range(axes[0], axes[-1] + 1)) or axes[-1] == x.rank - 1:
+        return None
+    first, last = axes[0], axes[-1]
+    kept = x.shape[:first] + x.shape[last + 1:]
+    if any(isinstance(d, SymDim) for d in kept):
+        return None
+    block = x.shape[first:last + 1]
+    lead = max((i + 1 for i, d in enumerate(block) if isinstance(d, SymDim)), default=0)
+    outer = int(np.prod(x.shape[:first], dtype=np.int64))
+    rows = int(np.prod(block[lead:], dtype=np.int64))  # the static rows the parts divide
+    cols = int(np.prod(x.shape[last + 1:], dtype=np.int64))
+    total = outer * rows * cols * (SYMBOLIC_ROWS if lead else 1)
+    if outer >= SPLIT_MIN_TASKS or outer * cols >= SPLIT_MAX_KEPT or total < SPLIT_MIN_ELEMENTS:
+        return None
+    most = min(SPLIT_PARTS, total // outer // SPLIT_MIN_PART, rows // SPLIT_MIN_ROWS)
+    parts = next((p for p in range(most, 1, -1) if rows % p == 0), 1)
+    if parts == 1:
+        return None
+    kind = instr.params["kind"]
+    split = [_raw("reshape", [x], shape=tuple(x.shape[:first + lead]) +
+                  (parts, rows // parts) + tuple(x.shape[last + 1:]))]
+    at = first + lead  # the parts' axis
+    if lead:
+        perm = tuple(range(first)) + (at,) + tuple(range(first, at)) + \
+            tuple(range(at + 1, split[0].outputs[0].rank))
+        split.append(_raw("transpose", split[-1].outputs, perm=perm))
+    split.append(_raw("reduce", split[-1].outputs, axes=tuple(range(first + 1, at + 2)),
+                      kind=kind))
+    split.append(_raw("reduce", split[-1].outputs, axes=(first,), kind=kind))
+    split[-1].outputs[0].hint = instr.outputs[0].hint
+    return split
+
+
 def _split_reductions(fn):
-    """Splits large few-output reductions over a suffix of the dims (see the docstring)."""
+    """Splits large few-output reductions over a suffix of the dims, or over contiguous
+    axes before a kept last axis (see the docstring)."""
     body = []
     replaced = []
     for instr in fn.body:
         x = instr.operands[0] if instr.op == "reduce" else None
+        split = _split_kept_last(instr) if x is not None else None
+        if split is not None:
+            body += split
+            replaced.append((instr.outputs[0], split[-1].outputs[0]))
+            continue
         axes = tuple(instr.params["axes"]) if x is not None else ()
         if x is None or any(isinstance(d, SymDim) for d in x.shape) or not axes or \
                 axes != tuple(range(x.rank - len(axes), x.rank)):
@@ -199,7 +264,7 @@ def run(fn):
     groups = [g for g in _groups(fn) if not (
         g.kind == "loop" and len(g.members) == 1 and g.root.op == "reshape")]
     if not groups:
-        return split
+        return _implicit_patches(fn) or split
     fused_root = {}
     absorbed = set()
     for g in groups:
@@ -219,6 +284,7 @@ def run(fn):
         elif id(instr) not in members:
             body.append(instr)
     fn.body = body
+    _implicit_patches(fn)
     _merge_multi_output(fn)
     return True
 
@@ -446,3 +512,132 @@ def _combine(cluster, needed):
     for out in outs:
         out.producer = fusion
     return fusion
+
+
+# ---------------------------------------------------------------- implicit im2col operands
+
+def _gatherable(im):
+    """Whether the GEMM can gather this im2col's patches itself (see _implicit_patches)."""
+    x, p = im.operands[0], im.params
+    c = x.shape[-1]
+    run = c * (p["window_dimensions"][-1] if p["rhs_dilation"][-1] == 1 else 1)
+    return x.dtype in (np.float32, np.float64) and 1 <= x.rank - 2 <= 3 and \
+        all(d == 1 for d in p["lhs_dilation"]) and not isinstance(c, SymDim) and \
+        run >= MIN_GATHER_RUN
+
+
+def _reads_patches(consumer, value, patches):
+    """The dot (with its fusion body, or None for a bare dot_general) of a consumer that reads
+    `value`, a [rows, cols, 1] regrouping of the im2col output `patches`, only as its dot's
+    lhs with P's rows or columns as the contraction; else None."""
+    n = patches.rank // 2 - 1
+    rows, cols = num_elements(patches.shape[:n + 1]), num_elements(patches.shape[n + 1:])
+    if sum(o is value for o in consumer.operands) != 1:
+        return None
+    if consumer.op == "dot_general":
+        dot, body, lhs = consumer, None, value
+    elif consumer.op == "fusion" and consumer.params["body"].kind == "dot":
+        body = consumer.params["body"].fn
+        dot = body.body[0]
+        lhs = body.feeds[consumer.operands.index(value)]
+        if sum(o is lhs for m in body.body for o in m.operands) != 1 or \
+                any(f is lhs for f in body.fetches):
+            return None
+    else:
+        return None
+    p = dot.params
+    if dot.operands[0] is not lhs or tuple(lhs.shape) != (rows, cols, 1) or \
+            tuple(p["lhs_batch"]) != (2,) or tuple(p["rhs_batch"]) != (2,) or \
+            tuple(p["lhs_contract"]) not in ((0,), (1,)):
+        return None
+    return dot, body
+
+
+def _patch_readers(im, use, results):
+    """[(consumer, reshape chain)] when every use of the im2col's output, through reshapes,
+    is a dot's lhs _reads_patches accepts; else []."""
+    found = []
+    pending = [(im.outputs[0], [])]
+    while pending:
+        v, chain = pending.pop()
+        if v.id in results:
+            return []
+        for u in use.get(v.id, []):
+            if u.op == "reshape":
+                pending.append((u.outputs[0], chain + [u]))
+            elif _reads_patches(u, v, im.outputs[0]) is not None:
+                found.append((u, chain))
+            else:
+                return []
+    return found
+
+
+def _absorb_patches(consumer, im, chain):
+    """A dot fusion computing `consumer` with the im2col and the reshape chain as the first
+    instructions of its body (reading the im2col's operand instead of the patches)."""
+    value = chain[-1].outputs[0] if chain else im.outputs[0]
+    dot, body = _reads_patches(consumer, value, im.outputs[0])
+    sub = Function("fused_" + ("dot_general" if body is None else
+                               body.fetches[0].producer.op))
+    x = im.operands[0]
+    feeds = {}  # outer value id -> feed
+    for o in [x] + [o for o in consumer.operands if o is not value]:
+        if o.id not in feeds:
+            feeds[o.id] = sub.add_feed("in%d" % len(feeds), o.dtype, o.shape)
+    prologue, cur = [], feeds[x.id]
+    for m in [im] + chain:
+        copy = Instr(m.op, [cur], m.params, [])
+        copy.outputs = [Value(v.dtype, v.shape, producer=copy, hint=v.hint) for v in m.outputs]
+        prologue.append(copy)
+        cur = copy.outputs[0]
+    if body is None:
+        rest = [Instr("dot_general", [cur, feeds[dot.operands[1].id]], dot.params, [])]
+        rest[0].outputs = [Value(v.dtype, v.shape, producer=rest[0], hint=v.hint)
+                           for v in dot.outputs]
+        fetches = [("out", rest[0].outputs[0])]
+    else:
+        inner = {f.id: feeds[o.id] for f, o in zip(body.feeds, consumer.operands)
+                 if o is not value}
+        inner[body.feeds[consumer.operands.index(value)].id] = cur
+        rest = body.body
+        for m in rest:
+            m.operands = [inner.get(o.id, o) for o in m.operands]
+        fetches = list(zip(body.fetch_names, body.fetches))
+    sub.body = prologue + rest
+    for label, fetched in fetches:
+        sub.add_fetch(label, fetched)
+    operands = [x] + [o for o in consumer.operands if o is not value and o is not x]
+    fused = Instr("fusion", _unique(operands), {"body": FusedComputation("dot", sub)}, [])
+    for v in consumer.outputs:
+        v.producer = fused
+    fused.outputs = consumer.outputs
+    return fused
+
+
+def _unique(values):
+    """values without repeats (by identity), in order."""
+    out = []
+    for v in values:
+        if all(v is not o for o in out):
+            out.append(v)
+    return out
+
+
+def _implicit_patches(fn):
+    """Moves each im2col whose patches only feed dots' lhs (a forward convolution's P, a
+    filter gradient's P^T) into those dots' fusions as operand producers, so the GEMM gathers
+    the patches from the im2col's operand as it packs them and P is never stored (one copy
+    per dot: a training step's forward and filter-gradient GEMMs both gather)."""
+    use = users(fn)
+    results = result_ids(fn)
+    new = {}
+    dropped = set()
+    for im in fn.body:
+        if im.op != "im2col" or not _gatherable(im):
+            continue
+        found = _patch_readers(im, use, results)
+        for consumer, chain in found:
+            new[id(consumer)] = _absorb_patches(consumer, im, chain)
+            dropped.update(id(m) for m in [im] + chain)
+    fn.body = [new.get(id(m), m) for m in fn.body if id(m) not in dropped]
+    return bool(new)

@@ -50,8 +50,9 @@ class Dumper:
                 f.write(text)
 
 
-def run_pipeline(fn, disable=(), dump_dir=None, check=True, scratch=None):
-    """Optimizes a copy of `fn`; returns it with `.buffer_plan` and `.dumper` set."""
+def run_pipeline(fn, disable=(), dump_dir=None, check=True, scratch=None, in_place=None):
+    """Optimizes a copy of `fn`; returns it with `.buffer_plan` and `.dumper` set. `scratch`
+    and `in_place` are the backend's hooks for buffer assignment (graphc.passes.buffers)."""
     skip = disabled_passes(disable)
     fn = clone_function(fn)
     dumper = Dumper(dump_dir if dump_dir is not None else os.environ.get("GRAPHC_DUMP"),
@@ -76,9 +77,9 @@ def run_pipeline(fn, disable=(), dump_dir=None, check=True, scratch=None):
         apply(dce)
     apply(fusion)
     if buffers.name in skip:
-        fn.buffer_plan = buffers.plan(fn, scratch, reuse=False)
+        fn.buffer_plan = buffers.plan(fn, scratch, reuse=False, in_place=in_place)
     else:
-        apply(buffers, scratch=scratch)
+        apply(buffers, scratch=scratch, in_place=in_place)
         dumper.write("buffers.txt", str(fn.buffer_plan))
     fn.dumper = dumper
     return fn

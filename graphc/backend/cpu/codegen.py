@@ -40,13 +40,31 @@ def _work(shape, extent):
     return max(1, size(shape) // max(1, size(extent)))
 
 
-def scratch(instr):
-    """Kernel scratch bytes an instruction needs (the pipeline's buffer-assignment hook)."""
+def scratch(instr, vector_bytes=None):
+    """Kernel scratch bytes an instruction needs (the pipeline's buffer-assignment hook) on a
+    target with `vector_bytes`-wide vectors (default: the host's; see build_module)."""
     if instr.op == "dot_general" and _canonical_dot(instr):
-        return dots.scratch_bytes(instr)
+        return dots.scratch_bytes(instr, vector_bytes=vector_bytes)
     if instr.op == "fusion" and instr.params["body"].kind == "dot":
-        return scratch(instr.params["body"].fn.body[0])
+        dot, patches = dots.fusion_parts(instr.params["body"].fn)
+        return dots.scratch_bytes(dot, implicit=patches is not None, vector_bytes=vector_bytes)
     return 0
+
+
+def in_place(instr, value, vector_bytes=None):
+    """Whether instruction `instr` may compute its output into operand `value`'s buffer (the
+    pipeline's buffer-assignment hook, beyond element-wise loops): a GEMM whose epilogue
+    reads `value` only as its residual, one element right before storing it (on a target
+    with `vector_bytes`-wide vectors, as `scratch`)."""
+    if instr.op != "fusion" or instr.params["body"].kind != "dot":
+        return False
+    body = instr.params["body"].fn
+    dot = body.body[0]
+    if not _canonical_dot(dot):
+        return False
+    outer = dict(zip((f.id for f in body.feeds), instr.operands))
+    return dots.in_place_residual(body, outer, dots.Layout(dot, vector_bytes=vector_bytes)) \
+        is value
 
 
 def _canonical_dot(instr):
@@ -63,9 +81,10 @@ def supported(op):
 
 
 class ModuleBuilder:
-    def __init__(self, fn, standalone=False, profiled=False):
+    def __init__(self, fn, standalone=False, profiled=False, vector_bytes=None):
         self.fn = fn
         self.standalone = standalone  # library code (the GEMMs) in the module itself
+        self.vector_bytes = vector_bytes  # the target's, for the GEMM blocking (None: host)
         self.plan = fn.buffer_plan
         self.module = ir.Module(name=fn.name)
         self.name = "graphc_entry_%d" % next(_module_ids)
@@ -169,18 +188,20 @@ class ModuleBuilder:
         out = self.pointer(instr.outputs[0])
         members = sub.body
         if kind == "dot":
-            dot = sub.body[0]
+            dot, patches = dots.fusion_parts(sub)
             plan = dots.match_epilogue(sub, outer, dots.Layout(dot))
             operands = {f.id: self.pointer(outer[f.id]) for f in
                         (plan.bias, plan.residual, plan.alpha) if f is not None and
                         not isinstance(f, float)}
-            dots.emit(self, dot, self.pointer(outer[dot.operands[0].id]),
+            lhs = dot.operands[0] if patches is None else patches.operands[0]
+            dots.emit(self, dot, self.pointer(outer[lhs.id]),
                       self.pointer(outer[dot.operands[1].id]), out,
-                      lambda: self.scratch(instr), plan, operands)
+                      lambda: self.scratch(instr), plan, operands, patches)
             if plan.top is root and len(sub.fetches) == 1:
                 return
             # The rest of the body runs over C in place, reading the GEMM's value there.
-            members = [m for m in sub.body[1:] if id(m) not in plan.mapped]
+            members = [m for m in sub.body[sub.body.index(dot) + 1:]
+                       if id(m) not in plan.mapped]
         k = self.kernel(root.producer.op, body=Function())
         k.body.body = members
         buffers = []
@@ -256,7 +277,7 @@ def _describe(instr):
     shapes = " ".join("x".join(map(str, v.shape)) or "scalar" for v in instr.outputs)
     body = instr.params.get("body") if instr.op == "fusion" else None
     op = "%s:%s" % (body.kind, body.fn.fetches[0].producer.op) if body else instr.op
-    dot = body.fn.body[0] if body and body.kind == "dot" else instr
+    dot = dots.fusion_parts(body.fn)[0] if body and body.kind == "dot" else instr
     if dot.op == "dot_general" and _canonical_dot(dot):
         layout = dots.Layout(dot)
         shapes += " (gemm %sx%sx%s)" % (layout.M, layout.N, layout.K)
@@ -287,15 +308,17 @@ KERNELS = {"dot_general": _dot, "scatter_add": _scatter_add, "rng": _rng,
            "select_and_gather": window_kernels.select_and_gather}
 
 
-def build_module(fn, standalone=False, profiled=False):
+def build_module(fn, standalone=False, profiled=False, vector_bytes=None):
     """(LLVM IR text, entry function name, profiler or None) for an optimized function with
     a buffer plan; `standalone` puts the GEMM library functions it calls in the module (for
     object code that must link on its own) instead of declaring them; `profiled` times every
-    kernel launch (graphc.backend.cpu.profile)."""
+    kernel launch (graphc.backend.cpu.profile). `vector_bytes`: the target's vector width
+    (default: the host's), which picks the GEMM blocking; the pipeline's `scratch` and
+    `in_place` hooks must have been given the same."""
     for instr in fn.body:
         if instr.op != "fusion" and not supported(instr.op):
             raise CompileError("the cpu backend cannot emit primitive %r" % instr.op)
-    mb = ModuleBuilder(fn, standalone, profiled)
+    mb = ModuleBuilder(fn, standalone, profiled, vector_bytes)
     return mb.build(), mb.name, mb.profiler
 
 

@@ -23,7 +23,16 @@ rectangles per batch element along the longer side of C at micro-tile multiples,
 least MIN_WORK multiply-adds. The batch x parts tiles run on the thread pool in at most SLOTS
 fixed chunks; chunk s packs into slot s of the instruction's scratch space. gemm_kernel
 computes every element of C the same way whatever rectangle contains it, so the bits never
-depend on the thread count."""
+depend on the thread count.
+
+Split-K. A C too small to cut (one batch element, one rectangle) over a long contraction
+(the filter gradient of a first conv layer: 25 x 32 x 50176) is cut along K instead: S parts,
+fixed by the shape (each at least MIN_WORK multiply-adds, at most SPLIT_K_PARTS), cover whole
+KC chunks of K in order (whole images of the patches as well for an implicit lhs); part s runs
+the plain GEMM of its K range into its own partial C in the scratch space, then a second
+kernel sums the partials in order s = 0, 1, ... into C. The fusion's epilogue then runs as
+the element-wise loop over C (match_epilogue maps none). The split, and so the bits, depend
+on the shape alone."""
 
 from dataclasses import dataclass
 
@@ -44,6 +53,10 @@ MAX_PARTS = 4
 MIN_TILES_N, MIN_TILES_M = 8, 16
 SLOTS = 8  # parallel chunks (and packing scratch slots) per GEMM at most
 BIG = 1 << 40  # stands for a symbolic size in scratch bounds (gemm_kernel caps it)
+# Split-K: at most SPLIT_K_PARTS parts (scratch slots), for C of at most SPLIT_K_MAX_MN
+# elements (which bounds the partials' scratch).
+SPLIT_K_PARTS = 8
+SPLIT_K_MAX_MN = 1 << 16
 
 
 def _static(d):
@@ -51,9 +64,11 @@ def _static(d):
 
 
 class Layout:
-    """Sizes, axes and the GEMM variant of one canonical dot_general."""
+    """Sizes, axes and the GEMM variant of one canonical dot_general; `implicit` when its lhs
+    is gathered from an im2col's operand (see fusion_parts)."""
 
-    def __init__(self, instr):
+    def __init__(self, instr, implicit=False, vector_bytes=None):
+        self.implicit = bool(implicit)
         lhs, rhs = instr.operands
         p = instr.params
         self.lhs, self.rhs, self.out = lhs, rhs, instr.outputs[0]
@@ -68,7 +83,7 @@ class Layout:
         def unit(x, axis):  # every later axis has static size 1
             return all(_static(d) and d == 1 for d in x.shape[axis + 1:])
         self.trans_a = self.trans_b = None
-        if self.dtype in gk.BLOCKING:
+        if self.dtype in gk.DTYPES:
             if unit(lhs, self.cl):
                 self.trans_a, self.lda_axis = False, self.fl
             elif unit(lhs, self.fl):
@@ -77,8 +92,15 @@ class Layout:
                 self.trans_b, self.ldb_axis = False, self.cr
             elif unit(rhs, self.cr):
                 self.trans_b, self.ldb_axis = True, self.fr
+        if self.implicit and self.trans_a is not None:
+            # A gathered lhs [rows, cols, 1] is P (columns contracted) or P^T, whatever unit
+            # dims would allow.
+            self.trans_a = self.cl == 0
         self.fast = self.trans_a is not None and self.trans_b is not None
-        self.blk = gk.BLOCKING.get(self.dtype)
+        # The GEMM blocking of the target's vector width (default: the host's, as JIT code
+        # runs there); scratch sizes, the work split and the kernels all follow it.
+        self.blk = (gk.blocking(self.dtype, vector_bytes or _host_vector_bytes())
+                    if self.dtype in gk.DTYPES else None)
 
     # ---- the work split (one formula for Python ints and LLVM values)
     def plan(self, o, B, M, N, K):
@@ -106,11 +128,40 @@ class Layout:
             parts, along_n, _, unit, tiles, _, _ = self.plan(_Py, 1, M, N, K)
             if along_n:
                 cols = min(N, -(-tiles // parts) * unit)
-        return -(-gk.scratch_bytes(max(M, 1), max(cols, 1), K, self.dtype) // 64) * 64
+        return -(-gk.scratch_bytes(max(M, 1), max(cols, 1), K, self.dtype, self.implicit,
+                                   self.blk) // 64) * 64
+
+    def split_k(self):
+        """Whether the contraction is cut into parts (see the module docstring): one static
+        batch element, a static C of at most SPLIT_K_MAX_MN elements that the rectangle
+        split leaves whole, and a K long enough for two parts (or symbolic: the parts are
+        then counted at run time, maybe one)."""
+        if not self.fast or not all(_static(d) for d in (self.B, self.M, self.N)) or \
+                self.B != 1 or self.M * self.N > SPLIT_K_MAX_MN:
+            return False
+        if self.implicit and not self.trans_a:
+            return False  # K runs over the patches' columns, not whole images
+        K = self.K if _static(self.K) else BIG
+        if self.plan(_Py, 1, self.M, self.N, K)[0] != 1:
+            return False
+        return not _static(self.K) or self.k_parts(_Py, self.K, self.blk.kc)[0] > 1
+
+    def k_parts(self, o, K, unit):
+        """(parts, units): K in `units` runs of `unit` (the last one shorter), cut into
+        `parts` parts of whole runs, each of at least MIN_WORK multiply-adds."""
+        units = o.div(o.add(K, o.c(unit - 1)), o.c(unit))
+        work = o.div(o.mul(o.c(self.M * self.N), K), o.c(MIN_WORK))
+        return o.min(o.min(o.max(work, o.c(1)), o.c(SPLIT_K_PARTS)), units), units
+
+    def partial_bytes(self):
+        """Scratch bytes of one split-K partial C."""
+        return -(-self.M * self.N * self.dtype.itemsize // 64) * 64
 
     def scratch_bytes(self):
         if not self.fast:
             return 0
+        if self.split_k():
+            return SPLIT_K_PARTS * (self.slot_bytes() + self.partial_bytes())
         slots = SLOTS
         if all(_static(d) for d in (self.B, self.M, self.N, self.K)):
             _, _, _, _, _, total, chunk = self.plan(_Py, self.B, self.M, self.N, self.K)
@@ -165,9 +216,25 @@ class _IR:
         return self.b.select(c, x, y)
 
 
-def scratch_bytes(instr):
-    """Scratch bytes a canonical dot_general needs (0 on the simple path)."""
-    return Layout(instr).scratch_bytes()
+def _host_vector_bytes():
+    from graphc.backend.cpu import llvm
+    return llvm.vector_bytes()
+
+
+def scratch_bytes(instr, implicit=False, vector_bytes=None):
+    """Scratch bytes a canonical dot_general needs (0 on the simple path) on a target with
+    `vector_bytes`-wide vectors (default: the host's)."""
+    return Layout(instr, implicit, vector_bytes).scratch_bytes()
+
+
+def fusion_parts(body):
+    """(dot, patches) of a "dot" fusion body: its dot_general and, when the body starts with
+    the im2col (and reshapes) producing the dot's lhs (graphc.passes.fusion), that im2col,
+    whose patches the GEMM then gathers from the im2col's operand as it packs A (gemm_kernel's
+    implicit variants); else None."""
+    dot = next(m for m in body.body if m.op == "dot_general")
+    first = body.body[0]
+    return dot, (first if first.op == "im2col" else None)
 
 
 # ---------------------------------------------------------------- epilogue matching
@@ -261,11 +328,11 @@ _ACTIVATIONS = {"logistic": "sigmoid", "tanh": "tanh"}
 def match_epilogue(body, outer, layout):
     """The EpiloguePlan of a "dot" fusion body (its first instruction is the dot); `outer`
     maps the body's feeds (by id) to the fusion's operands."""
-    dot = body.body[0]
+    dot = fusion_parts(body)[0]
     top = dot.outputs[0]
     plan = EpiloguePlan(gk.Epilogue(), top, set())
-    if not layout.fast:
-        return plan
+    if not layout.fast or layout.split_k():
+        return plan  # split-K: the epilogue runs over C after the partials are summed
     uses = {}
     for m in body.body:
         for o in m.operands:
@@ -301,6 +368,12 @@ def match_epilogue(body, outer, layout):
                 step = 2, dict(bias=bias)
             elif residual is not None:
                 step = 3, dict(residual=residual)
+        elif user.op == "sub" and stage < 3 and user.operands[1] is cur:
+            # residual - alpha * acc (a variable's gradient-descent update): negate alpha.
+            residual = _residual(other[0], outer, out_elements)
+            alpha = fields.get("alpha", 1.0)
+            if residual is not None and isinstance(alpha, float):
+                step = 3, dict(residual=residual, alpha=-alpha)
         elif user.op == "max" and _is_zero(_splat(other[0], outer)):
             step = 4, dict(activation="relu")
         elif user.op in _ACTIVATIONS:
@@ -324,32 +397,54 @@ def match_epilogue(body, outer, layout):
     return plan
 
 
+def in_place_residual(body, outer, layout):
+    """The residual operand `r` (outer value) a dot fusion may write its output over, or None:
+    r may be overwritten (
+    e.g. a variable's gradient-descent update W - lr * x^T dy computed straight into W's
+    buffer) when the GEMM and its epilogue are the whole body, r is read only as the residual,
+    and the contraction is one KC chunk, so each element of r is read once, right before the
+    same element of C is stored (with more chunks C holds partial sums first)."""
+    plan = match_epilogue(body, outer, layout)
+    if plan.residual is None or plan.top is not body.fetches[0] or len(body.fetches) != 1:
+        return None
+    r = outer[plan.residual.id]
+    if any(outer[f.id] is r for f in body.feeds if f is not plan.residual):
+        return None
+    if not (_static(layout.K) and layout.K <= layout.blk.kc):
+        return None
+    return r
+
+
 # ---------------------------------------------------------------- the GEMM library
 
 def variant_name(layout, ep):
     tag = "".join(c for c, on in (("a", ep.alpha), ("b", ep.bias), ("r", ep.residual)) if on)
-    return "graphc_gemm_%s_%s%s_%s_%s" % (layout.dtype.name, "t" if layout.trans_a else "n",
-                                          "t" if layout.trans_b else "n", tag or "x",
-                                          ep.activation or "linear")
+    return "graphc_gemm_%s_%s%s_%s_%s%s" % (layout.dtype.name, "t" if layout.trans_a else "n",
+                                            "t" if layout.trans_b else "n", tag or "x",
+                                            ep.activation or "linear",
+                                            "_im2col" if layout.implicit else "") + \
+        "_" + layout.blk.tag
 
 
 def _load_variant(name, layout, ep):
     """Compiles the GEMM variant (once per process, objects from the disk cache) as two
-    libraries: the micro-kernels, shared by every variant of the dtype, and the variant's
-    own packing and blocking code; makes its symbol visible to later JIT-compiled modules."""
+    libraries: the micro-kernels, shared by every variant of the dtype and blocking, and the
+    variant's own packing and blocking code; makes its symbol visible to later JIT-compiled
+    modules."""
     from graphc.backend.cpu import llvm
-    dtype, kset = layout.dtype, gk.kernel_set(layout.dtype, ep)
-    kernel_names = gk.kernel_names(dtype, ep)
+    dtype, blk = layout.dtype, layout.blk
+    kset = gk.kernel_set(dtype, ep, blk)
+    kernel_names = gk.kernel_names(dtype, ep, blk)
 
     def kernels():
         module = ir.Module(name=kset)
-        gk.emit_kernels(module, dtype, ep)
+        gk.emit_kernels(module, dtype, ep, blk)
         return str(module)
 
     def variant():
         module = ir.Module(name=name)
         gk.emit_sgemm(module, name, dtype, layout.trans_a, layout.trans_b, ep,
-                      extern_kernels=True)
+                      extern_kernels=True, implicit=layout.implicit, blk=blk)
         return str(module)
     lib = llvm.compile_library(kset, kernels, kernel_names)
     llvm.compile_library(name, variant, [name], [(k, lib.digest) for k in kernel_names])
@@ -362,7 +457,8 @@ def gemm_function(module, layout, ep, standalone=False):
     if fn is not None:
         return fn
     if standalone:
-        return gk.emit_sgemm(module, name, layout.dtype, layout.trans_a, layout.trans_b, ep)
+        return gk.emit_sgemm(module, name, layout.dtype, layout.trans_a, layout.trans_b, ep,
+                             implicit=layout.implicit, blk=layout.blk)
     _load_variant(name, layout, ep)
     t = reg_type(layout.dtype)
     args = [I64, I64, I64, PTR, I64, PTR, I64, PTR, I64, PTR, I64, I64, I64, I64, PTR, PTR,
@@ -381,12 +477,41 @@ def _strides(k, x):
     return out
 
 
-def emit(mb, instr, a, b, c, scratch, plan=None, operands=None):
+def _descriptor(k, patches, x_ptr):
+    """The im2col descriptor (gemm_kernel.IM2COL_FIELDS) of `patches` (an im2col instruction)
+    reading x at x_ptr, in an alloca of kernel k."""
+    x, p = patches.operands[0], patches.params
+    n = x.rank - 2
+    pad = 3 - n
+
+    def dims(values, fill):
+        return [ir.Constant(I64, fill)] * pad + [
+            v if isinstance(v, ir.Value) else k.dim(v) for v in values]
+    window = tuple(p["window_dimensions"])
+    merged = p["rhs_dilation"][-1] == 1  # the last window dim's offsets are one run
+    c = k.dim(x.shape[-1])
+    seg = k.b.mul(c, ir.Constant(I64, window[-1])) if merged else c
+    fields = dict(zip(gk.IM2COL_FIELDS, [k.b.ptrtoint(x_ptr, I64)] + dims(x.shape[1:-1], 1) +
+                      [c] + dims(patches.outputs[0].shape[1:n + 1], 1) +
+                      dims(window[:-1] + ((1,) if merged else window[-1:]), 1) +
+                      dims(p["window_strides"], 1) + dims(p["rhs_dilation"], 1) +
+                      dims([lo for lo, _ in p["padding"]], 0) + [seg]))
+    desc = k.alloca(I64, ir.Constant(I64, len(gk.IM2COL_FIELDS)))
+    for i, name in enumerate(gk.IM2COL_FIELDS):
+        k.b.store(fields[name], k.b.gep(I64, desc, [ir.Constant(I64, i)]))
+    return desc
+
+
+def emit(mb, instr, a, b, c, scratch, plan=None, operands=None, patches=None):
     """Emits the kernels computing dot `instr` (plus `plan`'s epilogue) into buffer c, with
     a, b the operands' buffers (entry-function pointers), `scratch()` the pointer to the
     scratch space of the instruction holding the dot and `operands` the entry pointers of
-    the epilogue's feeds (by feed id)."""
-    layout = Layout(instr)
+    the epilogue's feeds (by feed id). With `patches` (the im2col producing the lhs, see
+    fusion_parts), a is the im2col's operand, gathered by an implicit GEMM variant."""
+    layout = Layout(instr, patches is not None, getattr(mb, "vector_bytes", None))
+    if patches is not None and not layout.fast:
+        raise CompileError("the cpu backend cannot gather the patches of a %s dot_general"
+                           % layout.dtype.name)
     if layout.dtype == np.bool_ or layout.dtype.kind not in "fiu" or \
             layout.dtype.itemsize < 4:
         raise CompileError("the cpu backend cannot emit primitive 'dot_general' for dtype %s"
@@ -396,9 +521,13 @@ def emit(mb, instr, a, b, c, scratch, plan=None, operands=None):
     plan = plan or EpiloguePlan(gk.Epilogue(), instr.outputs[0], set())
     ep = plan.epilogue
     fn = gemm_function(mb.module, layout, ep, getattr(mb, "standalone", False))
+    if layout.split_k() and plan.top is instr.outputs[0]:
+        return _split_k(mb, layout, fn, a, b, c, scratch(), patches)
     k = mb.kernel("gemm")
     bufs = [a, b, c, scratch()]
     pa, pb, pc, ps = (k.buffer() for _ in range(4))
+    if patches is not None:
+        pa = _descriptor(k, patches, pa)  # the batch (of one) offset below stays 0
     t = reg_type(layout.dtype)
     null = ir.Constant(PTR, None)
     pbias = pres = null
@@ -441,6 +570,65 @@ def emit(mb, instr, a, b, c, scratch, plan=None, operands=None):
     mM, mN, mK, mB = (mb.dim(d) for d in (layout.M, layout.N, layout.K, layout.B))
     _, _, _, _, _, total, mchunk = layout.plan(mo, mB, mM, mN, mK)
     mb.call(k, bufs, total, chunk=mchunk)
+
+
+def _split_k(mb, layout, fn, a, b, c, scratch, patches):
+    """Split-K (see the module docstring): the parts' GEMMs into partial Cs (chunk s: part s,
+    packing in scratch slot s), then their sum in part order into C."""
+    t = reg_type(layout.dtype)
+    slot, partial = layout.slot_bytes(), layout.partial_bytes()
+    unit = layout.blk.kc
+    if patches is not None:
+        # Parts start at whole images of x: K runs over the patch rows, image by image.
+        image_rows = int(np.prod(patches.outputs[0].shape[1:patches.operands[0].rank - 1]))
+        unit = unit * image_rows // np.gcd(unit, image_rows)
+    k = mb.kernel("gemm_split_k")
+    pa, pb, ps = k.buffer(), k.buffer(), k.buffer()
+    bb = k.b
+    M, N, K = (k.dim(d) for d in (layout.M, layout.N, layout.K))
+    parts, units = layout.k_parts(_IR(bb), K, unit)
+    sa, sb = _strides(k, layout.lhs), _strides(k, layout.rhs)
+    lda, ldb = sa[layout.lda_axis], sb[layout.ldb_axis]
+    o = _IR(bb)
+
+    def part(s):
+        k0 = o.min(K, bb.mul(bb.sdiv(bb.mul(units, s), parts), o.c(unit)))
+        k1 = o.min(K, bb.mul(bb.sdiv(bb.mul(units, bb.add(s, k.one)), parts), o.c(unit)))
+        if patches is None:
+            a_at = bb.gep(t, pa, [bb.mul(k0, sa[layout.cl])])
+        else:
+            image = int(np.prod(patches.operands[0].shape[1:]))
+            x_at = bb.gep(t, pa, [bb.mul(bb.sdiv(k0, o.c(image_rows)), o.c(image))])
+            a_at = _descriptor(k, patches, x_at)
+        c_at = bb.gep(I8, ps, [bb.add(o.c(SPLIT_K_PARTS * slot), bb.mul(s, o.c(partial)))])
+        bb.call(fn, [M, N, bb.sub(k1, k0), a_at, lda, bb.gep(t, pb, [bb.mul(k0, sb[layout.cr])]),
+                     ldb, c_at, N, bb.gep(I8, ps, [bb.mul(s, o.c(slot))]), k.zero, M, k.zero, N,
+                     ir.Constant(PTR, None), ir.Constant(PTR, None), N, ir.Constant(t, 1.0)])
+    k.loop(k.start, k.end, part)
+    k.finish()
+    mparts, _ = layout.k_parts(_IR(mb.b), mb.dim(layout.K), unit)
+    mb.call(k, [a, b, scratch], mparts, chunk=ir.Constant(I64, 1))
+
+    # C = partial 0 + partial 1 + ... (no parts, K = 0: zeros), a run of elements at a time.
+    k = mb.kernel("gemm_split_k_sum")
+    pc, ps = k.buffer(), k.buffer()
+    bb = k.b
+    parts, _ = layout.k_parts(_IR(bb), k.dim(layout.K), unit)
+    base = bb.gep(I8, ps, [ir.Constant(I64, SPLIT_K_PARTS * slot)])
+
+    def first(e):
+        value = bb.load(bb.gep(t, base, [e]), typ=t)
+        k.store(pc, layout.dtype, e, bb.select(bb.icmp_signed(">", parts, k.zero), value,
+                                              ir.Constant(t, 0.0)))
+
+    def add(s):
+        part_at = bb.gep(I8, base, [bb.mul(s, ir.Constant(I64, partial))])
+        k.loop(k.start, k.end, lambda e: k.store(pc, layout.dtype, e, bb.fadd(
+            k.load(pc, layout.dtype, e), bb.load(bb.gep(t, part_at, [e]), typ=t))))
+    k.loop(k.start, k.end, first)
+    k.loop(k.one, parts, add)
+    k.finish()
+    mb.call(k, [c, scratch], (layout.M, layout.N), work=SPLIT_K_PARTS)
 
 
 def _simple(mb, layout, a, b, c):

@@ -75,7 +75,8 @@ class CompiledExecutable(Executable):
     def _compile(self, dump_dir):
         from graphc.backend.cpu import codegen  # not needed to load from the disk cache
         self._optimized = run_pipeline(self.fn, disable=self._disable, dump_dir=dump_dir,
-                                       scratch=codegen.scratch)
+                                       scratch=codegen.scratch,
+                                       in_place=codegen.in_place)
         dumper = self._optimized.dumper
         self._text, self._entry_name, profiler = codegen.build_module(
             self._optimized, profiled=profile.enabled())
@@ -94,7 +95,8 @@ class CompiledExecutable(Executable):
         if self._optimized is None:
             from graphc.backend.cpu import codegen
             self._optimized = run_pipeline(self.fn, disable=self._disable,
-                                           scratch=codegen.scratch)
+                                           scratch=codegen.scratch,
+                                           in_place=codegen.in_place)
         return self._optimized
 
     def temp_bytes(self, dims):

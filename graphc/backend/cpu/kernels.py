@@ -25,6 +25,12 @@ from graphc.ir.primitives import ELEMENTWISE, PRIMITIVES
 from graphc.ir.shapes import SymDim, num_elements
 
 ARGS_FIXED = 2  # dims, rt
+# Columns an input-order reduction (last axis kept) accumulates at once, in a stack array;
+# the columns are cut into parallel groups of at least GROUP_WORK elements of the operand (a
+# symbolic size counting as SYMBOLIC_ROWS), so small reductions stay one chunk.
+COLUMN_BLOCK = 256
+GROUP_WORK = 1 << 18
+SYMBOLIC_ROWS = 64
 
 
 class Index:
@@ -366,24 +372,111 @@ def reduce_kernel(k, root, out_ptr):
         k.loop(k.start, k.end, element)
         k.finish()
         return tuple(out_shape)
-    # Input-order: the last axis is kept, so out[..., j] += x[..., j] vectorizes over j.
-    for v, ptr in reductions:
-        xr, _, kr = _reduction(v)
-        init = const(xr.dtype, identity(kr, xr.dtype))
-        k.loop(k.zero, k.size(out_shape), lambda o: k.store(ptr, v.dtype, o, init))
+    return _input_order(k, x, axes, reductions, elementwise, epilogue)
 
-    def element(multi):
-        idx = k.index(x.shape, multi=multi)
-        o = k.index(out_shape, multi=[multi[a] for a in kept]).linear
-        values = [k.gen(_reduction(v)[0], idx) for v, _ in reductions]
-        _store_all(k, elementwise, idx)
-        for (v, ptr), xv in zip(reductions, values):
-            xr, _, kr = _reduction(v)
-            cur = k.load(ptr, v.dtype, o)
-            k.store(ptr, v.dtype, o, combine(k, kr, xr.dtype, cur, xv, False))
-    k.loops(x.shape, element)
+
+def _input_order(k, x, axes, reductions, elementwise, epilogue):
+    """The reductions over axes that leave x's last axis kept. x's axes split into outer ones
+    (kept, before the first reduced axis), middle ones (reduced and kept, up to the last
+    reduced axis) and the suffix (kept: a contiguous run of C columns per row). One iteration
+    of the kernel's range is an outer index and a group of columns (groups of at least
+    GROUP_WORK elements of x, fixed by the shape); for each middle kept index and each block
+    of at most COLUMN_BLOCK of its columns, it accumulates every row of the middle reduced
+    axes into a stack array (out[.., j] op= x[.., j] vectorises over j and keeps the row-major
+    order per output, whatever the thread count), then stores the block."""
+    b = k.b
+    first, last = min(axes, default=x.rank), max(axes, default=x.rank - 1)  # () reduces none
+    mid = list(range(first, last + 1))
+    mid_kept = [a for a in mid if a not in axes]
+    mid_red = [a for a in mid if a in axes]
+    outer_shape = tuple(x.shape[:first])
+    cols = tuple(x.shape[last + 1:])
+    ncols = k.size(cols)
+    groups, width = 1, COLUMN_BLOCK  # symbolic columns: one group, in blocks
+    if not any(isinstance(d, SymDim) for d in cols):
+        total = int(np.prod(cols, dtype=np.int64))
+        rows = int(np.prod([SYMBOLIC_ROWS if isinstance(d, SymDim) else d
+                            for d in x.shape[first:last + 1]], dtype=np.int64))
+        groups = max(1, min(-(-total // COLUMN_BLOCK), total * rows // GROUP_WORK))
+        group = max(16, -(-(-(-total // groups)) // 16) * 16)  # a multiple of 16 columns
+        width = min(width, group)
+    accs = [k.alloca(reg_type(_reduction(v)[0].dtype), ir.Constant(I64, width))
+            for v, _ in reductions]
+    for acc in accs:
+        acc.align = 64
+    nb, wc = ir.Constant(I64, groups), ir.Constant(I64, width)
+    gc = ir.Constant(I64, group if groups > 1 else 0)
+    slot = lambda acc, j: b.gep(acc.allocated_type, acc, [j])  # noqa: E731
+
+    def iteration(it):
+        outer = k.index(outer_shape, linear=b.udiv(it, nb))
+        lo = b.mul(b.urem(it, nb), gc)
+        hi = ncols if groups == 1 else _min(b, ncols, b.add(lo, gc))
+        nsub = b.udiv(b.add(b.sub(hi, lo), ir.Constant(I64, width - 1)), wc)
+
+        def kept_row(kmulti):
+            out_row = b.mul(k.index(outer_shape + tuple(x.shape[a] for a in mid_kept),
+                                    multi=outer.multi + kmulti).linear, ncols)
+            k.loop(k.zero, nsub, lambda s: block(kmulti, out_row, b.add(lo, b.mul(s, wc))))
+
+        def block(kmulti, out_row, c0):
+            n = _min(b, wc, b.sub(hi, c0))
+            for (v, _), acc in zip(reductions, accs):
+                xr, _, kr = _reduction(v)
+                init = const(xr.dtype, identity(kr, xr.dtype))
+                k.loop(k.zero, n, lambda j: b.store(init, slot(acc, j)))
+
+            def row(rmulti):
+                multi = [None] * x.rank
+                for a, i in zip(range(first), outer.multi):
+                    multi[a] = i
+                for a, i in zip(mid_kept, kmulti):
+                    multi[a] = i
+                for a, i in zip(mid_red, rmulti):
+                    multi[a] = i
+                base = b.mul(k.index(x.shape[:last + 1], multi=multi[:last + 1]).linear,
+                             ncols)
+
+                def element(j):
+                    c = b.add(c0, j)
+                    idx = k.index(x.shape, multi=multi[:last + 1] + _split(k, cols, c),
+                                  linear=b.add(base, c))
+                    values = [k.gen(_reduction(v)[0], idx) for v, _ in reductions]
+                    _store_all(k, elementwise, idx)
+                    for (v, _), acc, xv in zip(reductions, accs, values):
+                        xr, _, kr = _reduction(v)
+                        p = slot(acc, j)
+                        b.store(combine(k, kr, xr.dtype, b.load(p, typ=xv.type), xv, False), p)
+                k.loop(k.zero, n, element)
+            k.loops([x.shape[a] for a in mid_red], row)
+
+            def store(j):
+                c = b.add(c0, j)
+                o = b.add(out_row, c)
+                for (v, ptr), acc in zip(reductions, accs):
+                    res = b.load(slot(acc, j), typ=acc.allocated_type)
+                    k.store(ptr, v.dtype, o, res)
+                    k.bind(v, scalar=res)
+                if epilogue:
+                    _store_all(k, epilogue, k.index(
+                        outer_shape + tuple(x.shape[a] for a in mid_kept) + cols,
+                        multi=outer.multi + kmulti + _split(k, cols, c), linear=o))
+                for v, _ in reductions:
+                    del k.sources[v.id]
+            k.loop(k.zero, n, store)
+        k.loops([x.shape[a] for a in mid_kept], kept_row)
+    k.loop(k.start, k.end, iteration)
     k.finish()
-    return ()
+    return outer_shape + ((groups,) if groups > 1 else ())
+
+
+def _min(b, x, y):
+    return b.select(b.icmp_signed("<", x, y), x, y)
+
+
+def _split(k, dims, c):
+    """The multi-index in `dims` of the row-major position c."""
+    return [c] if len(dims) == 1 else k.index(dims, linear=c).multi
 
 
 def _arg_update(k, kind, dtype, cur, v, i, acc, best_at):

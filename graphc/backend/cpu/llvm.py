@@ -40,14 +40,38 @@ def host_cpu():
     return _host[0]
 
 
-def vector_bytes():
-    """Width of the host's widest float vector register in bytes (16, 32 or 64)."""
+def vector_bytes(tm=None):
+    """Width of the widest float vector register in bytes (16, 32 or 64) of the host, or of
+    the TargetMachine `tm` (for a named CPU: what its code for a 64-byte vector add uses)."""
+    if tm is not None:
+        return _probe_vector_bytes(tm)
     _, features = host_cpu()
     if "+avx512f" in features.split(","):
         return 64
     if "+avx" in features.split(","):
         return 32
     return 16
+
+
+_PROBE = """
+define void @probe(ptr %p) {
+  %x = load <16 x float>, ptr %p
+  %y = fadd <16 x float> %x, %x
+  store <16 x float> %y, ptr %p
+  ret void
+}
+"""
+
+
+def _probe_vector_bytes(tm):
+    # A named CPU's features are implied by its name (no feature string to read), so ask
+    # its code generator: x86 registers zmm (64 bytes), ymm (32) or narrower.
+    with _compile_lock:
+        module = llvm.parse_assembly(_PROBE)
+        module.triple = tm.triple
+        module.data_layout = str(tm.target_data)
+        asm = tm.emit_assembly(module)
+    return 64 if "zmm" in asm else 32 if "ymm" in asm else 16
 
 
 def target_machine():
