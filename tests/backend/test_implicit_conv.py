@@ -22,7 +22,7 @@ from graphc.ir.shapes import SymDim
 from graphc.passes import fusion
 from graphc.passes.pipeline import run_pipeline
 from tests.backend.helpers import assert_same, check, data, function
-from tests.backend.test_conv import compiled_check_gradients, conv_geometries
+from tests.backend.test_conv import _ops, compiled_check_gradients, conv_geometries
 
 SWEEP = settings(max_examples=20, deadline=None, derandomize=True,
                  suppress_health_check=list(HealthCheck))
@@ -50,16 +50,6 @@ def _filter_gradient(b, x, dy, strides, padding, dilation):
     dyt = b.transpose(dy, tuple(range(1, n + 1)) + (0, n + 1))
     dw = _conv(b, xt, dyt, dilation, padding, (1,) * n, strides)
     return b.transpose(dw, tuple(range(1, n + 1)) + (0, n + 1))
-
-
-def _ops(fn):
-    out = []
-    for instr in fn.body:
-        out.append(instr.op)
-        if instr.op == "fusion":
-            out += ["%s.%s" % (instr.params["body"].kind, m.op)
-                    for m in instr.params["body"].fn.body]
-    return out
 
 
 def assert_implicit(exe, count):
