@@ -11,7 +11,8 @@ import time
 
 import numpy as np
 
-from benchmarks.gemm_kernel import _machine, interleaved_medians
+from benchmarks.gemm_kernel import _machine
+from benchmarks.harness import interleaved_medians
 
 SQUARES = (64, 256, 512, 1024, 2048)
 # (label, m, n, k, trans_a, trans_b)

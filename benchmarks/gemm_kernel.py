@@ -21,6 +21,8 @@ import time
 
 import numpy as np
 
+from benchmarks.harness import interleaved_medians
+
 _PATH = pathlib.Path(__file__).resolve().parents[1] / "graphc/backend/cpu/gemm_kernel.py"
 
 # (label, m, n, k, trans_a, trans_b): the MLP 784-500-10 at batch 100, forward and backward.
@@ -93,24 +95,6 @@ exit:
         fn(iters, 0.5)
         rates.append(iters * 12 * lanes * 2 / (clock() - t0) / 1e9)
     return statistics.median(rates), lanes
-
-
-def interleaved_medians(fns, rounds, min_round=0.02, clock=time.perf_counter):
-    """Median seconds per call of each fn(reps) (which runs `reps` calls), rounds interleaved
-    across the fns so that clock and load drift hit them alike."""
-    reps = []
-    for fn in fns:
-        fn(1)
-        t0 = clock()
-        fn(1)
-        reps.append(max(1, int(min_round / max(clock() - t0, 1e-7))))
-    times = [[] for _ in fns]
-    for _ in range(rounds):
-        for fn, r, ts in zip(fns, reps, times):
-            t0 = clock()
-            fn(r)
-            ts.append((clock() - t0) / r)
-    return [statistics.median(ts) for ts in times]
 
 
 class Case:

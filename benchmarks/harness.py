@@ -22,6 +22,44 @@ def median_time(fn, repeats=15, warmup=3, min_time=0.2):
     return statistics.median(times)
 
 
+def interleaved_medians(fns, rounds, min_round=0.02, clock=time.perf_counter, settle=0.0):
+    """Median seconds per call of each fn(reps) (which runs `reps` calls), rounds interleaved
+    across the fns so that clock and load drift hit them alike; `settle` seconds of sleep
+    before each timed run let the previous fn's idle threads stop spinning."""
+    reps = []
+    for fn in fns:
+        fn(1)
+        t0 = clock()
+        fn(1)
+        reps.append(max(1, int(min_round / max(clock() - t0, 1e-7))))
+    times = [[] for _ in fns]
+    for _ in range(rounds):
+        for fn, r, ts in zip(fns, reps, times):
+            if settle:
+                time.sleep(settle)
+            t0 = clock()
+            fn(r)
+            ts.append((clock() - t0) / r)
+    return [statistics.median(ts) for ts in times]
+
+
+def interleaved_call_medians(fns, rounds=9, min_round=0.05, settle=0.2):
+    """Median seconds per call of each fn() (no arguments), over rounds interleaved across
+    the fns: on a shared machine the load drifts within seconds, and interleaving makes the
+    drift hit every implementation alike, so the ratios between them hold. The pause before
+    each run outlasts the spinning of idle pool threads (OpenBLAS spins ~2^28 cycles, ~0.1 s),
+    which would otherwise take the cores from whatever runs next."""
+    def repeated(fn):
+        def run(reps):
+            for _ in range(reps):
+                fn()
+        return run
+    for fn in fns:  # warm-up: compilation, caches, thread pools
+        for _ in range(3):
+            fn()
+    return interleaved_medians([repeated(fn) for fn in fns], rounds, min_round, settle=settle)
+
+
 class Table:
     """Rows of (workload, implementation, median seconds, extra) printed as markdown, with the
     ratio of each implementation to the workload's reference implementation."""

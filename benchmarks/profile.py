@@ -1,4 +1,4 @@
-"""`python -m benchmarks.profile [cnn_step|mlp] [--runs N]`: where a compiled training step's
+"""`python -m benchmarks.profile [cnn_step|mlp] [--runs N] [--threads T]`: where a compiled training step's
 time goes, kernel by kernel (graphc.backend.cpu.profile), with GFLOP/s for the GEMMs.
 
 It compiles the workload's graph with GRAPHC_PROFILE=1 (no disk cache), runs it N times after
@@ -37,6 +37,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workload", nargs="?", default="cnn_step", choices=sorted(_graphs()))
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="intra-op threads (default: one per core)")
     args = parser.parse_args(argv)
     os.environ["GRAPHC_PROFILE"] = "1"
     import graphc
@@ -47,7 +49,8 @@ def main(argv=None):
     graph = graphc.Graph()
     with graph.as_default():
         fetch, placeholders = build(graphc)
-        sess = graphc.Session(graph=graph)
+        config = graphc.ConfigProto(intra_op_parallelism_threads=args.threads)
+        sess = graphc.Session(graph=graph, config=config)
         sess.run(graphc.global_variables_initializer())
     feed = dict(zip(placeholders, values))
     for _ in range(3):

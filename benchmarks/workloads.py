@@ -76,7 +76,6 @@ def _mlp_graph(tf, batch=100):
 
 
 def mlp_step(table, batch=100):
-    from benchmarks.harness import median_time
     rng = np.random.RandomState(0)
     xs = rng.rand(batch, 784).astype(np.float32)
     ys = np.eye(10, dtype=np.float32)[rng.randint(0, 10, batch)]
@@ -97,27 +96,45 @@ def mlp_step(table, batch=100):
         gw1, gb1 = xs.T @ gh, gh.sum(0)
         for w, gw in ((w1, gw1), (b1, gb1), (w2, gw2), (b2, gb2)):
             w -= 0.1 * gw
-    table.add(name, "numpy", median_time(numpy_step))
+    steps = [("numpy", numpy_step)]
     for backend in peers.graphc_backends():
-        with graphc_backend(backend):
-            table.add(name, "graphc-" + backend,
-                      median_time(_session_step(graphc, _mlp_graph, [xs, ys])))
-    _peer_steps(table, name, _mlp_graph, [xs, ys], _jax_mlp_step, _torch_mlp_step)
+        steps.append(("graphc-" + backend, _graphc_step(backend, _mlp_graph, [xs, ys])))
+    steps += _peer_steps(_mlp_graph, [xs, ys], _jax_mlp_step, _torch_mlp_step)
+    _add_interleaved(table, name, steps)
 
 
-def _peer_steps(table, name, build, feeds, jax_step, torch_step):
-    """Rows for the peers' training steps: TF1 runs graph `build`, JAX and PyTorch their own
-    `jax_step(jax, *feeds)` / `torch_step(torch, *feeds)`; absent peers are skipped."""
-    from benchmarks.harness import median_time
+def _graphc_step(backend, build, feeds):
+    """A Session step of graph `build` on graphc's `backend`, already compiled."""
+    with graphc_backend(backend):
+        step = _session_step(graphc, build, feeds)
+        for _ in range(2):
+            step()
+    return step
+
+
+def _peer_steps(build, feeds, jax_step, torch_step):
+    """(implementation, step function) for each installed peer's training step: TF1 runs graph
+    `build`, JAX and PyTorch their own `jax_step(jax, *feeds)` / `torch_step(torch, *feeds)`."""
+    steps = []
     tf = peers.load("tensorflow")
     if tf is not None:
-        table.add(name, "tensorflow-session", median_time(_session_step(tf, build, feeds)))
+        steps.append(("tensorflow-session", _session_step(tf, build, feeds)))
     jax = peers.load("jax")
     if jax is not None:
-        table.add(name, "jax-jit", median_time(jax_step(jax, *feeds)))
+        steps.append(("jax-jit", jax_step(jax, *feeds)))
     torch = peers.load("torch")
     if torch is not None:
-        table.add(name, "torch", median_time(torch_step(torch, *feeds)))
+        steps.append(("torch", torch_step(torch, *feeds)))
+    return steps
+
+
+def _add_interleaved(table, name, steps):
+    """Rows for the (implementation, step) pairs, timed in interleaved rounds: the ratios of
+    training steps are the targets, and the load on a shared machine drifts between
+    implementations timed one after the other."""
+    from benchmarks.harness import interleaved_call_medians
+    for (impl, _), seconds in zip(steps, interleaved_call_medians([fn for _, fn in steps])):
+        table.add(name, impl, seconds)
 
 
 def _jax_mlp_step(jax, xs, ys):
@@ -541,15 +558,13 @@ def _cnn_graph(tf, batch=64):
 
 def cnn_step(table, batch=64):
     """The MNIST CNN training step at batch 64 (graphc and TF run the same graph)."""
-    from benchmarks.harness import median_time
     rng = np.random.RandomState(1)
     xs = rng.rand(batch, 28, 28, 1).astype(np.float32)
     ys = rng.randint(0, 10, batch).astype(np.int64)
-    name = "MNIST CNN step b%d" % batch
     build = lambda t: _cnn_graph(t, batch)  # noqa: E731
-    with graphc_backend("cpu"):
-        table.add(name, "graphc-cpu", median_time(_session_step(graphc, build, [xs, ys])))
-    _peer_steps(table, name, build, [xs, ys], _jax_cnn_step, _torch_cnn_step)
+    steps = [("graphc-cpu", _graphc_step("cpu", build, [xs, ys]))]
+    steps += _peer_steps(build, [xs, ys], _jax_cnn_step, _torch_cnn_step)
+    _add_interleaved(table, "MNIST CNN step b%d" % batch, steps)
 
 
 def _jax_cnn_step(jax, xs, ys):

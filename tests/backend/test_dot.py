@@ -112,7 +112,7 @@ def test_all_layout_permutations_of_rank3():
 # (6 x 16 / 6 x 8) or the cache blocks (MC 144 / 72, KC 256).
 DIMS = [1, 2, 3, 5, 7, 13, 17, 31, 37, 97, 150, 257, 300]
 EPILOGUES = ["none", "bias", "bias_relu", "alpha_bias_res_tanh", "sigmoid", "res_bias",
-             "alpha_var", "relu_then_exp"]
+             "alpha_var", "relu_then_exp", "bias_relu_mask_ge"]
 
 
 def _stored(x, trans, batch_axis):
@@ -147,6 +147,15 @@ def _epilogue(b, y, kind, bias, res, alpha, dt):
         return add(add(res, y), bias_b)
     if kind == "alpha_var":  # a run-time scalar scale
         return b.emit1("mul", b.broadcast_in_dim(alpha, y.shape, ()), y)
+    if kind.startswith("mask_") or kind == "bias_relu_mask_ge":
+        # a relu's gradient: y where the relu's input r passes a compare with 0, else 0
+        x = b.emit1("max", add(y, bias_b), full(0)) if kind.startswith("bias_relu") else y
+        compare, zero_first, on_false = {
+            "bias_relu_mask_ge": ("ge", False, 0), "mask_gt": ("gt", False, 0),
+            "mask_lt_swapped": ("lt", True, 0), "mask_le_swapped": ("le", True, 0),
+            "mask_other_false": ("gt", False, 1), "mask_eq": ("eq", False, 0)}[kind]
+        pred = b.emit1(compare, *((full(0), res) if zero_first else (res, full(0))))
+        return b.emit1("select", pred, x, full(on_false))
     return b.emit1("exp", b.emit1("max", y, full(0)))  # relu_then_exp
 
 
@@ -207,11 +216,23 @@ def _fused_plan(exe):
     ("sigmoid", dict(activation="sigmoid"), True),
     ("alpha_var", dict(alpha=True), True),
     ("res_bias", dict(residual=True), False),
-    ("relu_then_exp", dict(activation="relu"), False)])
+    ("relu_then_exp", dict(activation="relu"), False),
+    ("bias_relu_mask_ge", dict(bias=True, activation="relu", mask="ge"), True),
+    ("mask_gt", dict(mask="gt"), True),
+    ("mask_lt_swapped", dict(mask="gt"), True),
+    ("mask_le_swapped", dict(mask="ge"), True),
+    ("mask_other_false", dict(), False),
+    ("mask_eq", dict(), False)])
 def test_epilogue_mapping(kind, want, whole):
     dt = np.dtype(np.float32)
+    res = data(dt, (2, 20, 40), 4, 1.0)
+    # The masks' edge cases: r = +-0 (kept by >= only) and NaN (dropped by both).
+    res[:, ::3, ::2] = 0.0
+    res[:, 1::4, ::5] = -0.0
+    if "mask" in kind:
+        res[:, 2::5, 1::3] = np.nan
     feeds = [data(dt, (2, 20, 30), 1, 1.0), data(dt, (2, 30, 40), 2, 1.0),
-             data(dt, (40,), 3, 1.0), data(dt, (2, 20, 40), 4, 1.0), np.array(-2.0, dt)]
+             data(dt, (40,), 3, 1.0), res, np.array(-2.0, dt)]
 
     def build(b, x, y, bias, res, alpha):
         d = _dot(b, x, y, (2,), (1,), (0,), (0,))
@@ -219,8 +240,10 @@ def test_epilogue_mapping(kind, want, whole):
     exe = check(build, feeds, rtol=1e-4, atol=1e-4)
     plan, body = _fused_plan(exe)
     ep = plan.epilogue
-    got = dict(alpha=ep.alpha, bias=ep.bias, residual=ep.residual, activation=ep.activation)
-    assert got == dict(dict(alpha=False, bias=False, residual=False, activation=None), **want)
+    got = dict(alpha=ep.alpha, bias=ep.bias, residual=ep.residual, activation=ep.activation,
+               mask=ep.mask)
+    assert got == dict(dict(alpha=False, bias=False, residual=False, activation=None,
+                            mask=None), **want)
     assert (plan.top is body.fetches[0]) == whole
 
 

@@ -114,13 +114,17 @@ def np_act(name, x):
 
 FULL = {act: gk.Epilogue(alpha=True, bias=True, residual=True, activation=act)
         for act in (None, "relu", "sigmoid", "tanh")}
-EPILOGUES = list(FULL.values()) + [gk.Epilogue(bias=True, activation="relu")]
+EPILOGUES = list(FULL.values()) + [
+    gk.Epilogue(bias=True, activation="relu"),
+    gk.Epilogue(alpha=True, bias=True, activation="relu", mask="ge"),
+    gk.Epilogue(mask="gt")]
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("epilogue", EPILOGUES,
-                         ids=lambda e: "%s%s%s-%s" % ("a" * e.alpha, "b" * e.bias,
-                                                      "r" * e.residual, e.activation))
+                         ids=lambda e: "%s%s%s-%s%s" % ("a" * e.alpha, "b" * e.bias,
+                                                        "r" * e.residual, e.activation,
+                                                        "-mask_" + e.mask if e.mask else ""))
 @settings(max_examples=12, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(m=st.sampled_from(DIMS), n=st.sampled_from(DIMS), k=st.sampled_from(DIMS + [0]),
@@ -134,13 +138,21 @@ def test_gemm_epilogue(dtype, epilogue, m, n, k, trans):
     r = np.random.RandomState(4)
     bias = r.randn(n).astype(dtype)
     res = r.randn(m, n + 3).astype(dtype)[:, :n]  # its own leading dimension, not C's
+    if epilogue.mask:  # r = +-0 passes >= only, NaN neither compare
+        res[::3, ::2], res[1::4, ::3], res[2::5, 1::3] = 0.0, -0.0, np.nan
     alpha = 0.75
     acc, bound = reference(a, b, False, False)
     scaled = (alpha if epilogue.alpha else 1.0) * acc
     terms = [t for t, on in ((bias, epilogue.bias), (res, epilogue.residual)) if on]
     pre = scaled + sum(terms)
     want = np_act(epilogue.activation, pre)
+    if epilogue.mask:
+        with np.errstate(invalid="ignore"):
+            keep = res >= 0 if epilogue.mask == "ge" else res > 0
+        want = np.where(keep, want, 0.0)
     got = kernel(dtype, epilogue=epilogue)(a, b, bias=bias, residual=res, alpha=alpha)
+    if epilogue.mask:  # dropped elements are +0.0 exactly
+        assert not np.signbit(got[~keep]).any() and not got[~keep].any()
     # Each addition rounds at the scale of its terms; every activation here has |f'| <= 1,
     # so errors before it pass through unamplified.
     assert_close(got, want, bound + np.abs(scaled) + sum(np.abs(t) for t in terms), dtype)
@@ -275,5 +287,10 @@ def test_bad_arguments():
         gk.emit_sgemm(ir.Module(), "g", np.float16)
     with pytest.raises(ValueError, match="gelu"):
         gk.Epilogue(activation="gelu")
+    with pytest.raises(ValueError, match="unknown GEMM epilogue mask"):
+        gk.Epilogue(mask="ne")
+    for bad in (dict(residual=True), dict(activation="tanh")):
+        with pytest.raises(ValueError, match="mask excludes"):
+            gk.Epilogue(mask="ge", **bad)
     with pytest.raises(ValueError, match="do not match"):
         kernel(np.float32)(np.ones((3, 4), np.float32), np.ones((5, 2), np.float32))

@@ -14,8 +14,9 @@ loop kernel.
 Epilogues. Starting at the dot, the longest chain of the fusion body that gemm_kernel's
 `Epilogue` expresses is applied to each tile in registers: x = alpha * acc (a multiply by a
 scalar), + bias[j] (a vector broadcast along the rows), + residual (an operand of C's shape),
-then relu (max with 0), sigmoid (logistic) or tanh, each step optional and in that order, and
-each intermediate value read by nothing else. The rest of the body runs afterwards as an
+then relu (max with 0), sigmoid (logistic) or tanh, then a mask (select(r >= 0 or r > 0, x,
+0) with r an operand of C's shape, in place of a residual: the gradient of a relu), each step
+optional and in that order, and each intermediate value read by nothing else. The rest of the body runs afterwards as an
 element-wise loop over C in place.
 
 Threads. C (and the batch) is cut into rectangles from the problem's shape alone: `parts`
@@ -341,10 +342,11 @@ def match_epilogue(body, outer, layout):
         uses.setdefault(f.id, []).append(None)
     out_elements = _num(layout.out.shape)
     fields = {}
-    stage = 0  # 1 alpha, 2 bias, 3 residual, 4 activation: each only after the earlier ones
+    # 1 alpha, 2 bias, 3 residual, 4 activation, 5 mask: each only after the earlier ones
+    stage = 0
     cur = top
     path = set()
-    while len(uses.get(cur.id, [])) == 1 and stage < 4:
+    while len(uses.get(cur.id, [])) == 1 and stage < 5:
         user = uses[cur.id][0]
         if user is None:
             break
@@ -357,7 +359,12 @@ def match_epilogue(body, outer, layout):
         if len(user.operands) == 2 and len(other) != 1:
             break  # x op x
         step = None
-        if user.op == "mul" and stage < 1:
+        if user.op == "select":
+            mask = _mask(user, cur, outer, out_elements)
+            if mask is not None and "residual" not in fields and \
+                    fields.get("activation") in (None, "relu"):
+                step = 5, dict(mask=mask[0], residual=mask[1])
+        elif user.op == "mul" and stage < 1:
             alpha = _splat(other[0], outer)
             if alpha is not None:
                 step = 1, dict(alpha=alpha)
@@ -374,9 +381,9 @@ def match_epilogue(body, outer, layout):
             alpha = fields.get("alpha", 1.0)
             if residual is not None and isinstance(alpha, float):
                 step = 3, dict(residual=residual, alpha=-alpha)
-        elif user.op == "max" and _is_zero(_splat(other[0], outer)):
+        elif user.op == "max" and stage < 4 and _is_zero(_splat(other[0], outer)):
             step = 4, dict(activation="relu")
-        elif user.op in _ACTIVATIONS:
+        elif user.op in _ACTIVATIONS and stage < 4:
             step = 4, dict(activation=_ACTIVATIONS[user.op])
         if step is None:
             break
@@ -392,9 +399,30 @@ def match_epilogue(body, outer, layout):
     plan.bias = fields.get("bias")
     plan.residual = fields.get("residual")
     plan.epilogue = gk.Epilogue(alpha="alpha" in fields, bias="bias" in fields,
-                                residual="residual" in fields,
-                                activation=fields.get("activation"))
+                                residual="residual" in fields and "mask" not in fields,
+                                activation=fields.get("activation"), mask=fields.get("mask"))
     return plan
+
+
+# compare op -> (mask kind, which operand is r) for r >= 0 / r > 0 written either way round
+_MASK_COMPARES = {"ge": ("ge", 0), "le": ("ge", 1), "gt": ("gt", 0), "lt": ("gt", 1)}
+
+
+def _mask(select, cur, outer, out_elements):
+    """(kind, r) when `select` is select(r >= 0 or r > 0, cur, 0) with r a feed of C's size
+    (in either operand order of the compare), else None."""
+    pred, on_true, on_false = select.operands
+    if on_true is not cur or not _is_zero(_splat(on_false, outer)) or pred.producer is None:
+        return None
+    compare = pred.producer
+    kind = _MASK_COMPARES.get(compare.op)
+    if kind is None:
+        return None
+    r, zero = compare.operands[kind[1]], compare.operands[1 - kind[1]]
+    r = _residual(r, outer, out_elements)
+    if r is None or not _is_zero(_splat(zero, outer)) or r.dtype != cur.dtype:
+        return None
+    return kind[0], r
 
 
 def in_place_residual(body, outer, layout):
@@ -405,7 +433,8 @@ def in_place_residual(body, outer, layout):
     and the contraction is one KC chunk, so each element of r is read once, right before the
     same element of C is stored (with more chunks C holds partial sums first)."""
     plan = match_epilogue(body, outer, layout)
-    if plan.residual is None or plan.top is not body.fetches[0] or len(body.fetches) != 1:
+    if plan.residual is None or plan.epilogue.mask or plan.top is not body.fetches[0] or \
+            len(body.fetches) != 1:
         return None
     r = outer[plan.residual.id]
     if any(outer[f.id] is r for f in body.feeds if f is not plan.residual):
@@ -419,6 +448,7 @@ def in_place_residual(body, outer, layout):
 
 def variant_name(layout, ep):
     tag = "".join(c for c, on in (("a", ep.alpha), ("b", ep.bias), ("r", ep.residual)) if on)
+    tag += "m" + ep.mask if ep.mask else ""
     return "graphc_gemm_%s_%s%s_%s_%s%s" % (layout.dtype.name, "t" if layout.trans_a else "n",
                                             "t" if layout.trans_b else "n", tag or "x",
                                             ep.activation or "linear",

@@ -27,8 +27,8 @@ Paths, chosen from the whole problem (m, n, k, strides), never from the rectangl
     by the micro-kernel and only B is packed;
   - an implicit variant (A = a convolution's patches, gathered block by block from its input:
     "Implicit im2col operand" below) always runs the packed path.
-The epilogue's alpha, bias, residual and relu are applied to the accumulators in registers as
-each tile is written back; sigmoid, tanh and callables run as one pass over the just-written
+The epilogue's alpha, bias, residual, relu and mask are applied to the accumulators in
+registers as each tile is written back; sigmoid, tanh and callables run as one pass over the just-written
 tile (still in L1) through a shared function, which keeps the code (and compile time) small.
 
 Code sharing. The micro-kernels (packed and in-place tiles, direct, dot and vecmat kernels)
@@ -159,23 +159,35 @@ NARROW_N = 2
 PREFETCH_ROWS = 12
 
 ACTIVATIONS = (None, "relu", "sigmoid", "tanh")
+MASKS = (None, "ge", "gt")
 
 
 @dataclass(frozen=True)
 class Epilogue:
     """What is applied to each output tile in registers, in this order:
     x = alpha * acc (`alpha`), x += bias[j] (`bias`), x += residual[i, j] (`residual`),
-    x = activation(x). `activation` is None, "relu", "sigmoid", "tanh" or a callable
-    `f(builder, vector) -> vector` emitting IR for any float vector type."""
+    x = activation(x), then x = x if r[i, j] >= 0 (`mask` "ge") or r[i, j] > 0 (`mask` "gt")
+    else +0.0, where r is the operand passed as the residual (a relu's gradient masked by
+    its input). `activation` is None, "relu", "sigmoid", "tanh" or a callable
+    `f(builder, vector) -> vector` emitting IR for any float vector type. A mask shares the
+    residual's operand, so it excludes a residual, and the inline activations' place in
+    the order, so it excludes the activations run as a separate pass."""
     alpha: bool = False
     bias: bool = False
     residual: bool = False
     activation: object = None
+    mask: object = None
 
     def __post_init__(self):
         if not callable(self.activation) and self.activation not in ACTIVATIONS:
             raise ValueError("unknown GEMM epilogue activation %r (expected one of %s or a "
                              "callable)" % (self.activation, ACTIVATIONS[1:]))
+        if self.mask not in MASKS:
+            raise ValueError("unknown GEMM epilogue mask %r (expected one of %s)"
+                             % (self.mask, MASKS[1:]))
+        if self.mask and (self.residual or self.activation not in (None, "relu")):
+            raise ValueError("a GEMM epilogue mask excludes a residual and a %s activation"
+                             % (self.activation,))
 
 
 def _dtype(dtype):
@@ -255,7 +267,7 @@ IM2COL_FIELDS = ("x", "d0", "d1", "d2", "c", "o0", "o1", "o2", "k0", "k1", "k2",
 
 def kernel_set(dtype=np.float32, epilogue=None, blk=None):
     """The name prefix of the micro-kernels a variant calls. They take the epilogue's
-    alpha, bias, residual and relu as run-time flags, so every variant of a dtype and
+    alpha, bias, residual, relu and mask as run-time flags, so every variant of a dtype and
     blocking shares one set; only an activation applied as a separate pass (sigmoid, tanh, a
     callable) is built into them."""
     dt = _dtype(dtype)
@@ -285,12 +297,14 @@ def kernel_names(dtype=np.float32, epilogue=None, blk=None):
 
 
 # Run-time epilogue flags (the kernels' last argument).
-EP_ALPHA, EP_BIAS, EP_RESIDUAL, EP_RELU = 1, 2, 4, 8
+EP_ALPHA, EP_BIAS, EP_RESIDUAL, EP_RELU, EP_MASK_GE, EP_MASK_GT = 1, 2, 4, 8, 16, 32
+EP_READS_R = EP_RESIDUAL | EP_MASK_GE | EP_MASK_GT  # the terms reading the residual operand
 
 
 def epilogue_flags(ep):
     return ((EP_ALPHA if ep.alpha else 0) | (EP_BIAS if ep.bias else 0)
-            | (EP_RESIDUAL if ep.residual else 0) | (EP_RELU if ep.activation == "relu" else 0))
+            | (EP_RESIDUAL if ep.residual else 0) | (EP_RELU if ep.activation == "relu" else 0)
+            | (EP_MASK_GE if ep.mask == "ge" else 0) | (EP_MASK_GT if ep.mask == "gt" else 0))
 
 
 def _c64(v):
@@ -354,6 +368,7 @@ class _Gen:
         return fn, ir.IRBuilder(fn.append_basic_block("entry"))
 
     def flag(self, b, flags, bit):
+        """Whether any of the flag bits in `bit` is on."""
         return b.icmp_signed("!=", b.and_(flags, _c64(bit)), _c64(0))
 
     def present(self, b, flags, bit, ptr, fallback):
@@ -485,14 +500,21 @@ class _Gen:
         whatever the flags, see `present`). Selects rather than adds of zero keep x bit for
         bit (-0.0 + 0.0 is +0.0)."""
         n = x.type.count
+        zero = self.vconst(x.type, 0.0)
+        r = self.load_vec(b, res_ptr, x.type, mask)
         x = b.select(self.flag(b, flags, EP_ALPHA), b.fmul(x, self.splat(b, alpha, n)), x)
         x = b.select(self.flag(b, flags, EP_BIAS), b.fadd(x, bias_v), x)
-        x = b.select(self.flag(b, flags, EP_RESIDUAL),
-                     b.fadd(x, self.load_vec(b, res_ptr, x.type, mask)), x)
+        x = b.select(self.flag(b, flags, EP_RESIDUAL), b.fadd(x, r), x)
         # x < 0 ? 0 : x keeps NaN (an ordered compare is false for it).
-        neg = b.and_(b.fcmp_ordered("<", x, self.vconst(x.type, 0.0)),
-                     self.splat(b, self.flag(b, flags, EP_RELU), n))
-        return b.select(neg, self.vconst(x.type, 0.0), x)
+        neg = b.and_(b.fcmp_ordered("<", x, zero), self.splat(b, self.flag(b, flags, EP_RELU), n))
+        x = b.select(neg, zero, x)
+        # The mask drops x where r fails its ordered compare (so where r is NaN too).
+        drop = b.or_(
+            b.and_(b.not_(b.fcmp_ordered(">=", r, zero)),
+                   self.splat(b, self.flag(b, flags, EP_MASK_GE), n)),
+            b.and_(b.not_(b.fcmp_ordered(">", r, zero)),
+                   self.splat(b, self.flag(b, flags, EP_MASK_GT), n)))
+        return b.select(drop, zero, x)
 
     @property
     def separate_activation(self):
@@ -580,7 +602,7 @@ class _Gen:
         def row(i):
             crow = self.gep(b, c, b.mul(ldc, _c64(i)))
             if ep_args is not None:
-                rrow = self.present(b, flags, EP_RESIDUAL,
+                rrow = self.present(b, flags, EP_READS_R,
                                     self.offset(b, res, b.mul(ldr, _c64(i)), self.t), crow)
             for v in range(nv):
                 ptr = self.gep(b, crow, _c64(v * w))
@@ -1321,7 +1343,7 @@ class _Gen:
                         x = ir.Constant(ot, ir.Undefined)
                         for j in range(cb):
                             x = b.insert_element(x, sums[i * cb + j], _c32(j))
-                        rp = self.present(b, flags, EP_RESIDUAL,
+                        rp = self.present(b, flags, EP_READS_R,
                                           self.offset(b, res, b.add(b.mul(row, ldr), j0),
                                                       self.t),
                                           self.gep(b, c, b.add(b.mul(row, ldc), j0)))
