@@ -25,7 +25,8 @@ def median_time(fn, repeats=15, warmup=3, min_time=0.2):
 def interleaved_medians(fns, rounds, min_round=0.02, clock=time.perf_counter, settle=0.0):
     """Median seconds per call of each fn(reps) (which runs `reps` calls), rounds interleaved
     across the fns so that clock and load drift hit them alike; `settle` seconds of sleep
-    before each timed run let the previous fn's idle threads stop spinning."""
+    before each timed run (then an untimed half run) let the previous fn's idle threads stop
+    spinning."""
     reps = []
     for fn in fns:
         fn(1)
@@ -37,18 +38,20 @@ def interleaved_medians(fns, rounds, min_round=0.02, clock=time.perf_counter, se
         for fn, r, ts in zip(fns, reps, times):
             if settle:
                 time.sleep(settle)
+                fn(max(1, r // 2))  # untimed: the idle core's clock and caches come back
             t0 = clock()
             fn(r)
             ts.append((clock() - t0) / r)
     return [statistics.median(ts) for ts in times]
 
 
-def interleaved_call_medians(fns, rounds=9, min_round=0.05, settle=0.2):
+def interleaved_call_medians(fns, rounds=15, min_round=0.1, settle=0.2):
     """Median seconds per call of each fn() (no arguments), over rounds interleaved across
     the fns: on a shared machine the load drifts within seconds, and interleaving makes the
     drift hit every implementation alike, so the ratios between them hold. The pause before
     each run outlasts the spinning of idle pool threads (OpenBLAS spins ~2^28 cycles, ~0.1 s),
-    which would otherwise take the cores from whatever runs next."""
+    which would otherwise take the cores from whatever runs next; an untimed half round after
+    it brings the idle cores back up to speed."""
     def repeated(fn):
         def run(reps):
             for _ in range(reps):

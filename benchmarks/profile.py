@@ -1,5 +1,6 @@
-"""`python -m benchmarks.profile [cnn_step|mlp] [--runs N] [--threads T]`: where a compiled training step's
-time goes, kernel by kernel (graphc.backend.cpu.profile), with GFLOP/s for the GEMMs.
+"""`python -m benchmarks.profile [cnn_step|mlp] [--runs N] [--threads T]`: where a compiled
+training step's time goes, kernel by kernel (graphc.backend.cpu.profile), with GFLOP/s for the
+GEMMs.
 
 It compiles the workload's graph with GRAPHC_PROFILE=1 (no disk cache), runs it N times after
 a warm-up and prints each kernel launch's time per run, heaviest first."""

@@ -81,7 +81,7 @@ static struct {
      * fields only in a loop it is counted in (GRAPHC_MAX_THREADS keeps the count in 8 bits) */
     atomic_ullong generation;
     atomic_int sleepers;      /* helpers blocked, or about to block, on `wake` */
-    atomic_int running;       /* of those, how many have not finished */
+    atomic_int running;       /* helpers of the current loop that have not finished */
     graphc_kernel fn;
     void *const *args;
     int64_t total, chunk, nchunks;

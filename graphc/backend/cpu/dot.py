@@ -16,8 +16,8 @@ Epilogues. Starting at the dot, the longest chain of the fusion body that gemm_k
 scalar), + bias[j] (a vector broadcast along the rows), + residual (an operand of C's shape),
 then relu (max with 0), sigmoid (logistic) or tanh, then a mask (select(r >= 0 or r > 0, x,
 0) with r an operand of C's shape, in place of a residual: the gradient of a relu), each step
-optional and in that order, and each intermediate value read by nothing else. The rest of the body runs afterwards as an
-element-wise loop over C in place.
+optional and in that order, and each intermediate value read by nothing else. The rest of the
+body runs afterwards as an element-wise loop over C in place.
 
 Threads. C (and the batch) is cut into rectangles from the problem's shape alone: `parts`
 rectangles per batch element along the longer side of C at micro-tile multiples, each of at

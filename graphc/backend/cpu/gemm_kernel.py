@@ -28,8 +28,9 @@ Paths, chosen from the whole problem (m, n, k, strides), never from the rectangl
   - an implicit variant (A = a convolution's patches, gathered block by block from its input:
     "Implicit im2col operand" below) always runs the packed path.
 The epilogue's alpha, bias, residual, relu and mask are applied to the accumulators in
-registers as each tile is written back; sigmoid, tanh and callables run as one pass over the just-written
-tile (still in L1) through a shared function, which keeps the code (and compile time) small.
+registers as each tile is written back; sigmoid, tanh and callables run as one pass over the
+just-written tile (still in L1) through a shared function, which keeps the code (and compile
+time) small.
 
 Code sharing. The micro-kernels (packed and in-place tiles, direct, dot and vecmat kernels)
 read A and B through run-time strides and take alpha, bias, residual and relu as run-time
@@ -506,7 +507,8 @@ class _Gen:
         x = b.select(self.flag(b, flags, EP_BIAS), b.fadd(x, bias_v), x)
         x = b.select(self.flag(b, flags, EP_RESIDUAL), b.fadd(x, r), x)
         # x < 0 ? 0 : x keeps NaN (an ordered compare is false for it).
-        neg = b.and_(b.fcmp_ordered("<", x, zero), self.splat(b, self.flag(b, flags, EP_RELU), n))
+        relu = self.splat(b, self.flag(b, flags, EP_RELU), n)
+        neg = b.and_(b.fcmp_ordered("<", x, zero), relu)
         x = b.select(neg, zero, x)
         # The mask drops x where r fails its ordered compare (so where r is NaN too).
         drop = b.or_(
