@@ -28,10 +28,10 @@ depend on the thread count.
 
 Split-K. A C too small to cut (one batch element, one rectangle) over a long contraction
 (the filter gradient of a first conv layer: 25 x 32 x 50176) is cut along K instead: S parts,
-fixed by the shape (each at least MIN_WORK multiply-adds, at most SPLIT_K_PARTS), cover whole
-KC chunks of K in order (whole images of the patches as well for an implicit lhs); part s runs
-the plain GEMM of its K range into its own partial C in the scratch space, then a second
-kernel sums the partials in order s = 0, 1, ... into C. The fusion's epilogue then runs as
+fixed by the shape (each at least SPLIT_K_MIN_WORK multiply-adds, at most SPLIT_K_PARTS),
+cover whole KC chunks of K in order (whole images of the patches as well for an implicit
+lhs); part s runs the plain GEMM of its K range into its own partial C in the scratch space,
+then a second kernel sums the partials in order s = 0, 1, ... into C. The fusion's epilogue then runs as
 the element-wise loop over C (match_epilogue maps none). The split, and so the bits, depend
 on the shape alone."""
 
@@ -46,17 +46,22 @@ from graphc.backend.cpu.types import I8, I64, PTR, is_float, reg_type
 from graphc.ir.shapes import SymDim
 
 # Each rectangle repacks the operand it shares with the others (A when C is cut along N, B
-# along M), so rectangles stay large: at least MIN_WORK multiply-adds (about 0.1 ms on one
-# core) and MIN_TILES_N x NR columns or MIN_TILES_M x MR rows; at most MAX_PARTS per batch
-# element. Measured: one thread loses 3-5% to the split at n = 1024, two gain 1.9x.
-MIN_WORK = 1 << 22
+# along M), so rectangles stay large: MIN_TILES_N x NR columns or MIN_TILES_M x MR rows, at
+# most MAX_PARTS per batch element, and at least MIN_WORK multiply-adds (a few microseconds
+# on one core: the pool's helpers spin between loops, so a launch costs about one; the small
+# products of a training step, such as the MNIST MLP's 100 x 500 x 10 and 500 x 10 x 100,
+# measured 30-40% faster on two threads). Measured: one thread loses 3-5% to the split at
+# n = 1024, two gain 1.9x.
+MIN_WORK = 1 << 17
 MAX_PARTS = 4
 MIN_TILES_N, MIN_TILES_M = 8, 16
 SLOTS = 8  # parallel chunks (and packing scratch slots) per GEMM at most
 BIG = 1 << 40  # stands for a symbolic size in scratch bounds (gemm_kernel caps it)
-# Split-K: at most SPLIT_K_PARTS parts (scratch slots), for C of at most SPLIT_K_MAX_MN
-# elements (which bounds the partials' scratch).
+# Split-K: at most SPLIT_K_PARTS parts (scratch slots) of at least SPLIT_K_MIN_WORK
+# multiply-adds (more than a rectangle: each part adds a partial C to write and sum), for C
+# of at most SPLIT_K_MAX_MN elements (which bounds the partials' scratch).
 SPLIT_K_PARTS = 8
+SPLIT_K_MIN_WORK = 1 << 22
 SPLIT_K_MAX_MN = 1 << 16
 
 
@@ -149,9 +154,9 @@ class Layout:
 
     def k_parts(self, o, K, unit):
         """(parts, units): K in `units` runs of `unit` (the last one shorter), cut into
-        `parts` parts of whole runs, each of at least MIN_WORK multiply-adds."""
+        `parts` parts of whole runs, each of at least SPLIT_K_MIN_WORK multiply-adds."""
         units = o.div(o.add(K, o.c(unit - 1)), o.c(unit))
-        work = o.div(o.mul(o.c(self.M * self.N), K), o.c(MIN_WORK))
+        work = o.div(o.mul(o.c(self.M * self.N), K), o.c(SPLIT_K_MIN_WORK))
         return o.min(o.min(o.max(work, o.c(1)), o.c(SPLIT_K_PARTS)), units), units
 
     def partial_bytes(self):
