@@ -19,12 +19,14 @@ then relu (max with 0), sigmoid (logistic) or tanh, then a mask (select(r >= 0 o
 optional and in that order, and each intermediate value read by nothing else. The rest of the
 body runs afterwards as an element-wise loop over C in place.
 
-Threads. C (and the batch) is cut into rectangles from the problem's shape alone: `parts`
-rectangles per batch element along the longer side of C at micro-tile multiples, each of at
-least MIN_WORK multiply-adds. The batch x parts tiles run on the thread pool in at most SLOTS
-fixed chunks; chunk s packs into slot s of the instruction's scratch space. gemm_kernel
-computes every element of C the same way whatever rectangle contains it, so the bits never
-depend on the thread count.
+Threads. C (and the batch) is cut into rectangles: `parts` rectangles per batch element
+along the longer side of C at micro-tile multiples, each of at least MIN_WORK multiply-adds,
+and no more than the call's threads (read from the runtime's `graphc_rt` by the kernel and
+its caller alike: every rectangle repacks an operand, which a thread running several of them
+would redo for nothing). The batch x parts tiles run on the thread pool in at most SLOTS
+chunks; chunk s packs into slot s of the instruction's scratch space, sized for C whole.
+gemm_kernel computes every element of C the same way whatever rectangle contains it, so the
+bits never depend on the rectangles, nor on the thread count.
 
 Split-K. A C too small to cut (one batch element, one rectangle) over a long contraction
 (the filter gradient of a first conv layer: 25 x 32 x 50176) is cut along K instead: S parts,
@@ -109,10 +111,11 @@ class Layout:
                     if self.dtype in gk.DTYPES else None)
 
     # ---- the work split (one formula for Python ints and LLVM values)
-    def plan(self, o, B, M, N, K):
+    def plan(self, o, B, M, N, K, threads=None):
         """(parts, along_n, size, unit, tiles, total, chunk): `parts` rectangles per batch
         element cut along N (along_n) or M, whose `size` is `tiles` micro-tiles of `unit`;
-        total = B * parts tiles run in chunks of `chunk`, at most SLOTS chunks."""
+        total = B * parts tiles run in chunks of `chunk`, at most SLOTS chunks. Without
+        `threads` (the call's thread count) the most rectangles any thread count gets."""
         blk = self.blk
         along_n = o.ge(N, M)
         size = o.sel(along_n, N, M)
@@ -122,19 +125,17 @@ class Layout:
                       o.c(MAX_PARTS))
         min_tiles = o.sel(along_n, o.c(MIN_TILES_N), o.c(MIN_TILES_M))
         parts = o.min(parts, o.max(o.div(tiles, min_tiles), o.c(1)))
+        if threads is not None:
+            parts = o.min(parts, o.max(threads, o.c(1)))
         total = o.mul(B, parts)
         chunk = o.max(o.div(o.add(total, o.c(SLOTS - 1)), o.c(SLOTS)), o.c(1))
         return parts, along_n, size, unit, tiles, total, chunk
 
     def slot_bytes(self):
-        """Scratch bytes of one chunk: the packed blocks for the widest rectangle."""
+        """Scratch bytes of one chunk: the packed blocks for the widest rectangle, C whole
+        (one thread)."""
         M, N, K = (d if _static(d) else BIG for d in (self.M, self.N, self.K))
-        cols = N
-        if all(_static(d) for d in (self.M, self.N, self.K)):
-            parts, along_n, _, unit, tiles, _, _ = self.plan(_Py, 1, M, N, K)
-            if along_n:
-                cols = min(N, -(-tiles // parts) * unit)
-        return -(-gk.scratch_bytes(max(M, 1), max(cols, 1), K, self.dtype, self.implicit,
+        return -(-gk.scratch_bytes(max(M, 1), max(N, 1), K, self.dtype, self.implicit,
                                    self.blk) // 64) * 64
 
     def split_k(self):
@@ -170,8 +171,11 @@ class Layout:
             return SPLIT_K_PARTS * (self.slot_bytes() + self.partial_bytes())
         slots = SLOTS
         if all(_static(d) for d in (self.B, self.M, self.N, self.K)):
-            _, _, _, _, _, total, chunk = self.plan(_Py, self.B, self.M, self.N, self.K)
-            slots = max(1, -(-total // chunk))
+            # A call runs ceil(total / ceil(total / SLOTS)) <= min(total, SLOTS) chunks, and
+            # its total (fewer rectangles with fewer threads) is at most the plan's for any
+            # thread count.
+            total = self.plan(_Py, self.B, self.M, self.N, self.K)[5]
+            slots = max(1, min(total, SLOTS))
         return slots * self.slot_bytes()
 
 
@@ -580,7 +584,8 @@ def emit(mb, instr, a, b, c, scratch, plan=None, operands=None, patches=None):
         alpha = k.b.load(k.buffer(), typ=t)
     bb = k.b
     M, N, K, B = (k.dim(d) for d in (layout.M, layout.N, layout.K, layout.B))
-    parts, along_n, size, unit, tiles, _, chunk = layout.plan(_IR(bb), B, M, N, K)
+    parts, along_n, size, unit, tiles, _, chunk = layout.plan(_IR(bb), B, M, N, K,
+                                                              _threads(bb, k.rt))
     sa, sb = _strides(k, layout.lhs), _strides(k, layout.rhs)
     lda, ldb = sa[layout.lda_axis], sb[layout.ldb_axis]
     mn = bb.mul(M, N)
@@ -603,8 +608,13 @@ def emit(mb, instr, a, b, c, scratch, plan=None, operands=None, patches=None):
     k.finish()
     mo = _IR(mb.b)
     mM, mN, mK, mB = (mb.dim(d) for d in (layout.M, layout.N, layout.K, layout.B))
-    _, _, _, _, _, total, mchunk = layout.plan(mo, mB, mM, mN, mK)
+    _, _, _, _, _, total, mchunk = layout.plan(mo, mB, mM, mN, mK, _threads(mb.b, mb.rt))
     mb.call(k, bufs, total, chunk=mchunk)
+
+
+def _threads(b, rt):
+    """The call's thread count: graphc_rt's first field (runtime/graphc_rt.c)."""
+    return b.sext(b.load(rt, typ=ir.IntType(32)), I64)
 
 
 def _split_k(mb, layout, fn, a, b, c, scratch, patches):
