@@ -127,13 +127,13 @@ def _peer_steps(build, feeds, jax_step, torch_step):
     return steps
 
 
-def _add_interleaved(table, name, steps):
-    """Rows for the (implementation, step) pairs, timed in interleaved rounds: the ratios of
-    training steps are the targets, and the load on a shared machine drifts between
-    implementations timed one after the other."""
+def _add_interleaved(table, name, steps, flops=None):
+    """Rows for the (implementation, step) pairs, timed in interleaved rounds (with GFLOP/s
+    when `flops` is given): the ratios between implementations are the targets, and the load
+    on a shared machine drifts between implementations timed one after the other."""
     from benchmarks.harness import interleaved_call_medians
     for (impl, _), seconds in zip(steps, interleaved_call_medians([fn for _, fn in steps])):
-        table.add(name, impl, seconds)
+        table.add(name, impl, seconds, "%.1f GFLOP/s" % (flops / seconds / 1e9) if flops else "")
 
 
 def _jax_mlp_step(jax, xs, ys):
@@ -462,8 +462,8 @@ def _conv_pass(t, kind, x_shape, w_shape):
 
 def conv_layers(table):
     """The MNIST CNN's conv layers at batch 64: forward and both gradients. numpy is im2col
-    (a strided view) + one matmul for the forward pass only."""
-    from benchmarks.harness import median_time
+    (a strided view) + one matmul for the forward pass only. Implementations are timed in
+    interleaved rounds (see _add_interleaved)."""
     tf, jax, torch = peers.load("tensorflow"), peers.load("jax"), peers.load("torch")
     rng = np.random.RandomState(0)
     for label, x_shape, w_shape in _CONV_LAYERS:
@@ -471,26 +471,18 @@ def conv_layers(table):
         w = rng.randn(*w_shape).astype(np.float32) * 0.1
         dy = rng.randn(*(x_shape[:3] + w_shape[3:])).astype(np.float32)
         flops = 2.0 * np.prod(x_shape[:3]) * np.prod(w_shape)
-        gf = lambda s: "%.1f GFLOP/s" % (flops / s / 1e9)  # noqa: E731
         for kind in ("forward", "input grad", "filter grad"):
-            name = "%s %s b64" % (label, kind)
             feeds = {"forward": [x, w], "input grad": [w, dy], "filter grad": [x, dy]}[kind]
-            if kind == "forward":
-                s = median_time(lambda: _numpy_conv(x, w), repeats=5)
-                table.add(name, "numpy", s, gf(s))
             build = lambda t: _conv_pass(t, kind, x_shape, w_shape)  # noqa: E731
-            with graphc_backend("cpu"):
-                s = median_time(_session_step(graphc, build, feeds))
-                table.add(name, "graphc-cpu", s, gf(s))
+            steps = [("numpy", lambda: _numpy_conv(x, w))] if kind == "forward" else []
+            steps.append(("graphc-cpu", _graphc_step("cpu", build, feeds)))
             if tf is not None:
-                s = median_time(_session_step(tf, build, feeds))
-                table.add(name, "tensorflow-session", s, gf(s))
+                steps.append(("tensorflow-session", _session_step(tf, build, feeds)))
             if jax is not None:
-                s = median_time(_jax_conv_pass(jax, kind, x, w, dy))
-                table.add(name, "jax-jit", s, gf(s))
+                steps.append(("jax-jit", _jax_conv_pass(jax, kind, x, w, dy)))
             if torch is not None:
-                s = median_time(_torch_conv_pass(torch, kind, x, w, dy))
-                table.add(name, "torch", s, gf(s))
+                steps.append(("torch", _torch_conv_pass(torch, kind, x, w, dy)))
+            _add_interleaved(table, "%s %s b64" % (label, kind), steps, flops)
 
 
 def _numpy_conv(x, w):
