@@ -260,12 +260,15 @@ def test_one_and_two_threads_give_identical_bits(dtype):
     x, y = data(dtype, (3, 230, 300), 1, 1.0), data(dtype, (3, 300, 700), 2, 1.0)
     bias, res = data(dtype, (700,), 3), data(dtype, (3, 230, 700), 4)
     layout = dots.Layout(function(_threads_program, [x, y, bias, res]).body[0])
-    assert layout.plan(dots._Py, 3, 230, 700, 300)[0] > 1  # several tiles per GEMM
+    # Several rectangles per GEMM, at most one per thread of the call.
+    parts = [layout.plan(dots._Py, 3, 230, 700, 300, t)[0] for t in (None, 0, 1, 2, 3)]
+    assert parts == [dots.MAX_PARTS, 1, 1, 2, 3]
     exe = check(_threads_program, [x, y, bias, res], rtol=1e-4, atol=1e-4)
     one = exe.run([x, y, bias, res], [], num_threads=1)
-    two = exe.run([x, y, bias, res], [], num_threads=2)
-    for p, q in zip(one, two):
-        assert p.tobytes() == q.tobytes()
+    for threads in (2, 3, 5):
+        many = exe.run([x, y, bias, res], [], num_threads=threads)
+        for p, q in zip(one, many):
+            assert p.tobytes() == q.tobytes()
 
 
 def test_symbolic_sizes_and_threads():
