@@ -2,7 +2,8 @@
 by graphc and called through its native entry) against numpy (OpenBLAS) at the same thread
 count (set with threadpoolctl), 1 and 2 threads: sgemm at square sizes, the MNIST MLP's
 forward and gradient products (batch 100) and the CNN's fully connected layer (batch 64) with
-its gradients. Both sides return a freshly allocated C; medians over interleaved rounds.
+its gradients. Both sides return a freshly allocated C; medians over rounds (on one thread
+interleaved between graphc and numpy).
 `python -m benchmarks gemm_sweep` puts the same rows in the benchmark table."""
 
 import argparse
@@ -85,11 +86,16 @@ def measure(threads, rounds=7, squares=SQUARES):
             case = Case(m, n, k, ta, tb, threads)
             case.check()
             runs.append((label, m, n, k, "".join("T" if t else "N" for t in (ta, tb)), case))
-        # graphc's products all before numpy's: OpenBLAS's threads spin for a while after each
-        # call and would take the cores from graphc's pool in the runs that follow.
-        ours = [interleaved_medians([case.ours], rounds)[0] for *_, case in runs]
-        theirs = [interleaved_medians([case.numpy], rounds)[0] for *_, case in runs]
-        for (label, m, n, k, trans, _), t_ours, t_np in zip(runs, ours, theirs):
+        if threads == 1:  # no pool threads on either side: interleave against load drift
+            pairs = [interleaved_medians([case.ours, case.numpy], rounds) for *_, case in runs]
+        else:
+            # graphc's products all before numpy's: OpenBLAS's threads spin after each call
+            # and take the cores from graphc's pool in the runs that follow (measured: at
+            # times half of graphc's speed, even 0.2 s after numpy's last call).
+            ours = [interleaved_medians([case.ours], rounds)[0] for *_, case in runs]
+            theirs = [interleaved_medians([case.numpy], rounds)[0] for *_, case in runs]
+            pairs = list(zip(ours, theirs))
+        for (label, m, n, k, trans, _), (t_ours, t_np) in zip(runs, pairs):
             yield label, m, n, k, trans, t_np, t_ours
 
 
