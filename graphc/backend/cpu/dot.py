@@ -49,14 +49,13 @@ from graphc.ir.shapes import SymDim
 
 # Each rectangle repacks the operand it shares with the others (A when C is cut along N, B
 # along M), so rectangles stay large: MIN_TILES_N x NR columns or MIN_TILES_M x MR rows, at
-# most MAX_PARTS per batch element, and at least MIN_WORK multiply-adds (a few microseconds
-# on one core: the pool's helpers spin between loops, so a launch costs about one; the small
-# products of a training step, such as the MNIST MLP's 100 x 500 x 10 and 500 x 10 x 100,
-# measured 30-40% faster on two threads). Measured: one thread loses 3-5% to the split at
-# n = 1024, two gain 1.9x.
+# most MAX_PARTS per batch element (and one per thread of the call), and at least MIN_WORK
+# multiply-adds (a few microseconds on one core: the pool's helpers spin between loops, so
+# a launch costs about one). Measured on two threads: n = 1024 runs 1.9x faster; the small
+# products of the MNIST MLP's step (100 x 500 x 10, 500 x 10 x 100, 100 x 10 x 500) 1.4-1.8x.
 MIN_WORK = 1 << 17
 MAX_PARTS = 4
-MIN_TILES_N, MIN_TILES_M = 8, 16
+MIN_TILES_N, MIN_TILES_M = 8, 8
 SLOTS = 8  # parallel chunks (and packing scratch slots) per GEMM at most
 BIG = 1 << 40  # stands for a symbolic size in scratch bounds (gemm_kernel caps it)
 # Split-K: at most SPLIT_K_PARTS parts (scratch slots) of at least SPLIT_K_MIN_WORK
