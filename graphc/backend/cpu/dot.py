@@ -33,9 +33,9 @@ Split-K. A C too small to cut (one batch element, one rectangle) over a long con
 fixed by the shape (each at least SPLIT_K_MIN_WORK multiply-adds, at most SPLIT_K_PARTS),
 cover whole KC chunks of K in order (whole images of the patches as well for an implicit
 lhs); part s runs the plain GEMM of its K range into its own partial C in the scratch space,
-then a second kernel sums the partials in order s = 0, 1, ... into C. The fusion's epilogue then runs as
-the element-wise loop over C (match_epilogue maps none). The split, and so the bits, depend
-on the shape alone."""
+then a second kernel sums the partials in order s = 0, 1, ... into C. The fusion's epilogue
+then runs as the element-wise loop over C (match_epilogue maps none). The split, and so the
+bits, depend on the shape alone."""
 
 from dataclasses import dataclass
 
