@@ -448,32 +448,39 @@ class _Gen:
         return b.icmp_signed("<", iota, vv)
 
     @staticmethod
-    def loop(b, start, stop, carried, body, step=1):
-        """for i in range(start, stop, step): carried = body(i, carried). Returns the final
-        carried values (body may open blocks of its own)."""
+    def while_loop(b, carried, cond, body, name="loop"):
+        """while cond(carried): carried = body(carried), with `carried` a list of values.
+        Returns the final carried values (body may open blocks of its own)."""
         pre = b.block
-        head = b.append_basic_block("loop")
-        inner = b.append_basic_block("body")
-        done = b.append_basic_block("done")
+        head = b.append_basic_block(name)
+        inner = b.append_basic_block(name + ".body")
+        done = b.append_basic_block(name + ".done")
         b.branch(head)
         b.position_at_end(head)
-        i = b.phi(I64, name="i")
-        i.add_incoming(start, pre)
         phis = []
         for v in carried:
             ph = b.phi(v.type)
             ph.add_incoming(v, pre)
             phis.append(ph)
-        b.cbranch(b.icmp_signed("<", i, stop), inner, done)
+        b.cbranch(cond(phis), inner, done)
         b.position_at_end(inner)
-        new = body(i, phis)
+        new = body(phis)
         latch = b.block
-        i.add_incoming(b.add(i, _c64(step)), latch)
         for ph, v in zip(phis, new):
             ph.add_incoming(v, latch)
         b.branch(head)
         b.position_at_end(done)
         return phis
+
+    @classmethod
+    def loop(cls, b, start, stop, carried, body, step=1):
+        """for i in range(start, stop, step): carried = body(i, carried). Returns the final
+        carried values (body may open blocks of its own)."""
+        def counted(values):
+            i = values[0]
+            return [b.add(i, _c64(step))] + list(body(i, values[1:]))
+        return cls.while_loop(b, [start] + list(carried),
+                              lambda values: b.icmp_signed("<", values[0], stop), counted)[1:]
 
     def chunks(self, b, k, body):
         """body(pc, kc, first, last) for the KC chunks of [0, k) (one empty chunk if k == 0:
@@ -1007,45 +1014,33 @@ class _Gen:
             origin = [b.sub(b.mul(o, f["s%d" % d]), f["p%d" % d])
                       for d, o in enumerate((p0_, p1_, p2_))]
             # The per-segment loop: j (columns done), q (offset in the segment), window offset.
-            pre = b.block
-            head = b.append_basic_block("seg")
-            body = b.append_basic_block("seg.body")
-            done = b.append_basic_block("seg.done")
-            b.branch(head)
-            b.position_at_end(head)
-            phis = [b.phi(I64) for _ in range(5)]
-            for ph, v in zip(phis, (zero64, q0, k0, k1, k2)):
-                ph.add_incoming(v, pre)
-            j, q, w0, w1, w2 = phis
-            b.cbranch(b.icmp_signed("<", j, ncols), body, done)
-            b.position_at_end(body)
-            length = self.smin(b, b.sub(seg, q), b.sub(ncols, j))
-            at = [b.add(org, b.mul(k, f["r%d" % d]))
-                  for d, (org, k) in enumerate(zip(origin, (w0, w1, w2)))]
-            inside = b.and_(b.icmp_unsigned("<", at[0], f["d0"]),
-                            b.icmp_unsigned("<", at[1], f["d1"]))
-            # Segment offsets t read x at base + t, valid for t in [lo, hi).
-            lo = b.mul(b.sub(zero64, at[2]), c)
-            hi = b.mul(b.sub(f["d2"], at[2]), c)
-            lo = b.select(inside, lo, seg)
-            end = b.add(q, length)
-            first = clamp(lo, q, end)
-            last = clamp(hi, first, end)
-            base = b.add(b.mul(n, f["d0"]), at[0])
-            base = b.add(b.mul(base, f["d1"]), at[1])
-            base = b.mul(b.add(b.mul(base, f["d2"]), at[2]), c)
-            def out(t):  # where segment offset t lands in the row
-                return self.gep(b, drow, b.add(j, b.sub(t, q)))
-            src = b.gep(x, [base], source_etype=self.t)
-            runs(out(q), b.sub(first, q))
-            runs(out(first), b.sub(last, first), b.gep(src, [first], source_etype=self.t))
-            runs(out(last), b.sub(end, last))
-            nxt = [b.add(j, length), zero64] + step([w0, w1, w2], win_sizes)
-            latch = b.block
-            for ph, v in zip(phis, nxt):
-                ph.add_incoming(v, latch)
-            b.branch(head)
-            b.position_at_end(done)
+            def segment(values):
+                j, q, w0, w1, w2 = values
+                length = self.smin(b, b.sub(seg, q), b.sub(ncols, j))
+                at = [b.add(org, b.mul(k, f["r%d" % d]))
+                      for d, (org, k) in enumerate(zip(origin, (w0, w1, w2)))]
+                inside = b.and_(b.icmp_unsigned("<", at[0], f["d0"]),
+                                b.icmp_unsigned("<", at[1], f["d1"]))
+                # Segment offsets t read x at base + t, valid for t in [lo, hi).
+                lo = b.mul(b.sub(zero64, at[2]), c)
+                hi = b.mul(b.sub(f["d2"], at[2]), c)
+                lo = b.select(inside, lo, seg)
+                end = b.add(q, length)
+                first = clamp(lo, q, end)
+                last = clamp(hi, first, end)
+                base = b.add(b.mul(n, f["d0"]), at[0])
+                base = b.add(b.mul(base, f["d1"]), at[1])
+                base = b.mul(b.add(b.mul(base, f["d2"]), at[2]), c)
+
+                def out(t):  # where segment offset t lands in the row
+                    return self.gep(b, drow, b.add(j, b.sub(t, q)))
+                src = b.gep(x, [base], source_etype=self.t)
+                runs(out(q), b.sub(first, q))
+                runs(out(first), b.sub(last, first), b.gep(src, [first], source_etype=self.t))
+                runs(out(last), b.sub(end, last))
+                return [b.add(j, length), zero64] + step([w0, w1, w2], win_sizes)
+            self.while_loop(b, [zero64, q0, k0, k1, k2],
+                            lambda values: b.icmp_signed("<", values[0], ncols), segment, "seg")
             return step([n, p0_, p1_, p2_], out_sizes)
 
         self.loop(b, _c64(0), nrows, [n0, o0, o1, o2], row)
