@@ -232,6 +232,35 @@ def test_split_is_bit_identical(dtype, trans, m, n, k):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("epilogue", [FULL["relu"], FULL["sigmoid"], EPILOGUES[-2]],
+                         ids=["relu", "sigmoid", "mask"])
+def test_edge_tiles_match_full_tiles(dtype, epilogue):
+    """Every height of the packed path's last row panel (the short tiles) and a last column
+    panel of at most one vector (the narrow tile) give the bits of a full tile computing the
+    same elements: a rectangle starting MR rows (NR columns) before C's end covers them with
+    full tiles only. Each value is also checked against float64."""
+    blk = gk.blocking(dtype)
+    n, k = 2 * blk.nr + blk.w // 2 + 1, blk.kc + 37  # a narrow last panel; two KC chunks
+    for m in range(4 * blk.mr, 5 * blk.mr + 1):  # every remainder of m by MR
+        a, b = operands(dtype, m, n, k, False, False, seed=m)
+        r = np.random.RandomState(m)
+        bias, res = r.randn(n).astype(dtype), r.randn(m, n).astype(dtype)
+        ker = kernel(dtype, epilogue=epilogue)
+        whole = ker(a, b, bias=bias, residual=res, alpha=0.5)
+        for rect in [(m - blk.mr, m, 0, n), (0, m, n - blk.nr, n)]:
+            c = np.full((m, n), np.nan, dtype)
+            ker(a, b, c, bias=bias, residual=res, alpha=0.5, rect=rect)
+            r0, r1, c0, c1 = rect
+            assert np.array_equal(c[r0:r1, c0:c1], whole[r0:r1, c0:c1]), (m, rect)
+        acc, bound = reference(a, b, False, False)
+        pre = 0.5 * acc + bias + (res if epilogue.residual else 0)
+        want = np_act(epilogue.activation, pre)
+        if epilogue.mask:
+            want = np.where(res >= 0, want, 0.0)
+        assert_close(whole, want, bound + np.abs(pre) + np.abs(res), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("trans_a", [False, True], ids=["n", "t"])
 @pytest.mark.parametrize("n,k", [(37, 300), (16, 9), (40, 40), (77, 513), (1030, 1030)])
 def test_unpacked_paths_match_packed_bits(dtype, trans_a, n, k):
