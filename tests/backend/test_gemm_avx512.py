@@ -284,7 +284,8 @@ def test_avx512_kernels_use_zmm_fmas_without_spills(dtype):
     functions = _functions(_assembly(dtype, blk, "skylake-avx512"))
     kset = gk.kernel_set(dtype, None, blk)
     nv = blk.nr // blk.w
-    for kernel in [".tile", ".tile_sa"] + [".direct%d" % r for r in blk.direct]:
+    edges = {gk.tile_suffix(shape): shape for shape in gk.edge_tiles(blk)}
+    for kernel in [".tile", ".tile_sa"] + list(edges) + [".direct%d" % r for r in blk.direct]:
         loops = [body for body in _innermost_loops(functions[kset + kernel])
                  if any(fma in line for line in body)]
         assert loops, kernel
@@ -295,9 +296,11 @@ def test_avx512_kernels_use_zmm_fmas_without_spills(dtype):
                       if _VECTOR_STORE.match(line) or ("(%rsp)" in line and "mm" in line)]
             assert not spills, (kernel, spills[:4])
         if kernel.startswith(".tile"):
-            # The unrolled main k loop: MR x NR/W FMAs per step, 4 steps.
+            # The unrolled main k loop: MR x NR/W FMAs per step (an edge tile's rows x
+            # vectors), 4 steps.
+            rows, vectors = edges.get(kernel, (blk.mr, nv))
             assert max(sum(fma in line for line in body) for body in loops) == \
-                4 * blk.mr * nv, kernel
+                4 * rows * vectors, kernel
     # The packed micro-kernel's k loops touch no stack slot at all (the in-place A tile's
     # edge variant reloads row offsets, general registers, from the stack).
     tile = _innermost_loops(functions[kset + ".tile"])

@@ -104,12 +104,12 @@ class Blocking:
     kc: int  # contraction chunk (a B micro-panel kc x nr fills half of L1)
     nc: int  # packed B block columns (L3)
     direct: tuple  # heights of the direct (unpacked) kernels, the tallest mr
-    edge_rows: tuple  # heights of the packed path's shorter tiles (increasing, below mr)
+    edge_rows: tuple  # heights of the packed path's shorter tiles (below mr)
 
     def __post_init__(self):
         if (self.nr % self.w or self.mc % self.mr or self.nc % self.nr
-                or self.direct[-1] != self.mr or list(self.edge_rows) != sorted(self.edge_rows)
-                or self.edge_rows[-1:] >= (self.mr,)):
+                or self.direct[-1] != self.mr
+                or not all(0 < h < self.mr for h in self.edge_rows)):
             raise ValueError("inconsistent GEMM blocking %r" % (self,))
 
     @property
@@ -206,6 +206,19 @@ class Epilogue:
         if self.mask and (self.residual or self.activation not in (None, "relu")):
             raise ValueError("a GEMM epilogue mask excludes a residual and a %s activation"
                              % (self.activation,))
+
+
+def edge_tiles(blk):
+    """The (rows, vectors) shapes of the packed path's smaller tiles, each computing the
+    top-left corner of a full tile: the edge tiles of a C whose sizes are not multiples of MR
+    and NR run them instead of full tiles mostly of padding."""
+    nv = blk.nr // blk.w
+    return tuple((h, nv) for h in blk.edge_rows) + (((blk.mr, 1),) if nv > 1 else ())
+
+
+def tile_suffix(shape=None):
+    """The kernel-set name suffix of the packed tile of `shape` (None: the full tile)."""
+    return ".tile" if shape is None else ".tile%dx%d" % shape
 
 
 def _dtype(dtype):
@@ -693,16 +706,7 @@ class _Gen:
     # ---- packed path -----------------------------------------------------------------------
 
     def edge_tiles(self):
-        """The (rows, vectors) shapes of the packed path's smaller tiles, each computing the
-        top-left corner of a full tile: the edge tiles of a C whose sizes are not multiples
-        of MR and NR run them instead of full tiles mostly of padding."""
-        blk = self.blk
-        nv = blk.nr // blk.w
-        return tuple((h, nv) for h in blk.edge_rows) + (((blk.mr, 1),) if nv > 1 else ())
-
-    @staticmethod
-    def tile_suffix(shape=None):
-        return ".tile" if shape is None else ".tile%dx%d" % shape
+        return edge_tiles(self.blk)
 
     def emit_tile(self, strided_a=False, shape=None):
         """tile(kc, pa, pb, c, ldc, mr_eff, nr_eff, first, last, bias, res, ldr, alpha): one
@@ -712,7 +716,7 @@ class _Gen:
         A(i, p) = a[i*rsa + p*csa] (rows past mr_eff re-read the last row)."""
         blk = self.blk
         a_args, a_names = ([PTR, I64, I64], ["a", "rsa", "csa"]) if strided_a else ([PTR], ["pa"])
-        fn, b = self._kernel(".tile_sa" if strided_a else self.tile_suffix(shape),
+        fn, b = self._kernel(".tile_sa" if strided_a else tile_suffix(shape),
                              [I64] + a_args + [PTR, PTR, I64, I64, I64, I1, I1, PTR, PTR,
                                                I64, self.t],
                              ["kc"] + a_names + ["pb", "c", "ldc", "mr", "nr", "first",
@@ -1193,10 +1197,10 @@ class _Gen:
         return fn
 
     def call_tile(self, b, tiles, mr_eff, nr_eff, args):
-        """Calls the packed tile for an mr_eff x nr_eff piece of C: the first edge tile
-        (narrowest first, then shortest) that covers it, else the full one."""
+        """Calls the packed tile for an mr_eff x nr_eff piece of C: the edge tile with the
+        fewest accumulators that covers it, else the full one."""
         after = b.append_basic_block("tile.done")
-        for shape in sorted((s for s in tiles if s is not None), key=lambda s: (s[1], s[0])):
+        for shape in sorted((s for s in tiles if s is not None), key=lambda s: s[0] * s[1]):
             fits = b.and_(b.icmp_signed("<=", mr_eff, _c64(shape[0])),
                           b.icmp_signed("<=", nr_eff, _c64(shape[1] * self.blk.w)))
             edge, other = b.append_basic_block("tile.edge"), b.append_basic_block("tile.next")
