@@ -705,9 +705,6 @@ class _Gen:
 
     # ---- packed path -----------------------------------------------------------------------
 
-    def edge_tiles(self):
-        return edge_tiles(self.blk)
-
     def emit_tile(self, strided_a=False, shape=None):
         """tile(kc, pa, pb, c, ldc, mr_eff, nr_eff, first, last, bias, res, ldr, alpha): one
         MR x NR micro-tile from packed panels (with `shape` = (rows, vectors), its top-left
@@ -1471,20 +1468,19 @@ class _Gen:
         """The kernel set's functions (defined or declared as the generator says): tile,
         tile_sa, the direct kernels, the dot kernels, vecmat."""
         return ([self.emit_tile(), self.emit_tile(strided_a=True)]
-                + [self.emit_tile(shape=shape) for shape in self.edge_tiles()]
+                + [self.emit_tile(shape=shape) for shape in edge_tiles(self.blk)]
                 + [self.emit_direct(r) for r in self.blk.direct]
                 + [self.emit_dot(*shape) for shape in self.DOT_SHAPES] + [self.emit_vecmat()])
 
     def emit(self):
         blk = self.blk
-        kernels = self.emit_kernels()
-        edges = len(self.edge_tiles())
-        tiles = dict(zip((None,) + self.edge_tiles(), [kernels[0]] + kernels[2:2 + edges]))
-        kernels = kernels[:2] + kernels[2 + edges:]
-        tile_sa = kernels[1]
-        direct = kernels[2:2 + len(blk.direct)]
-        dots = dict(zip(self.DOT_SHAPES, kernels[2 + len(direct):-1]))
-        vecmat = kernels[-1]
+        self.emit_kernels()
+        # Each emitter returns the function already in the module (or declared) once made.
+        tiles = {shape: self.emit_tile(shape=shape) for shape in (None,) + edge_tiles(blk)}
+        tile_sa = self.emit_tile(strided_a=True)
+        direct = [self.emit_direct(r) for r in blk.direct]
+        dots = {shape: self.emit_dot(*shape) for shape in self.DOT_SHAPES}
+        vecmat = self.emit_vecmat()
         packed = self.emit_packed(tiles, tile_sa, self.emit_pack_a(), self.emit_pack_b())
 
         fn, b = self._function("", self.public_args(), self.public_names(), internal=False)
