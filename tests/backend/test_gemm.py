@@ -205,10 +205,13 @@ def rectangles(m, n, rng):
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("trans", TRANS, ids=["nn", "tn", "nt", "tt"])
 @pytest.mark.parametrize("m,n,k", [(300, 257, 531), (151, 290, 97), (9, 300, 300),
-                                   (257, 1, 300), (1, 130, 70), (40, 40, 40)])
+                                   (257, 1, 300), (1, 130, 70), (40, 40, 40), (40, 1000, 100)])
 def test_split_is_bit_identical(dtype, trans, m, n, k):
     """Any split of C into rectangles (a thread pool's work items) gives the same bits as
-    one call, whatever path the shape takes."""
+    one call, whatever path the shape takes and whatever order the loops take for the
+    rectangle (300 x 257 x 531: B panels packed just in time for rectangles of up to MC
+    rows; 151 x 290 x 97: C swept by rows; 40 x 1000 x 100: B panels just in time for the
+    whole, C swept by rows for rectangles of a small enough B block)."""
     # The epilogue on the no-transpose kernels (the tile write-back is shared by all).
     ker = kernel(dtype, *trans, epilogue=FULL["tanh"] if trans == (False, False) else None)
     a, b = operands(dtype, m, n, k, *trans, seed=7)

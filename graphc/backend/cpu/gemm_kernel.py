@@ -13,9 +13,9 @@ write-back of edge tiles is masked. Edge tiles that fit a smaller register tile 
 instead of a full tile mostly of padding: 3% more GFLOP/s on the MNIST MLP's 100 x 500 x 784,
 4% on its CNN's 64 x 1024 x 3136 (one thread, same-run medians). The B micro-panel (KC x NR)
 stays in L1, the packed A block (MC x KC) in L2 and the packed B block (KC x NC) in L3; a
-rectangle of one row block (each B panel used once) with B in cache packs each panel right
-before its tiles instead, into L1; a short contraction over a small B block runs its tiles
-row panel by row panel, so C is swept along its rows (ROWS_OUTER_K).
+short contraction over a small B block runs its tiles row panel by row panel, so C is swept
+along its rows (ROWS_OUTER_K); otherwise a rectangle of one row block (each B panel used once)
+with B in cache packs each panel right before its tiles instead, into L1.
 
 Blocking per target (`Blocking`, `blocking(dtype, vector_bytes)`): W, MR, NR, MC, KC, NC fit
 the target's vector registers and caches: 6 x 16 float32 / 6 x 8 float64 tiles on AVX2 (16
@@ -171,6 +171,9 @@ NARROW_N = 2
 # its columns (one line per row each time). Measured on two threads: a CNN's fully connected
 # filter gradient (3136 x 1024 x 64, W updated in place) and its conv2 input gradient
 # (12544 x 800 x 64) 8-11% faster; longer contractions and larger B blocks gain nothing.
+# The order also beats packing each B panel just in time for a rectangle of one row block:
+# the masked gradients of a softmax layer's input (64 x 1024 x 10, rows 4 KiB apart, and the
+# MNIST MLP's 100 x 500 x 10) 65% and 20% faster on one thread.
 ROWS_OUTER_K = 128
 ROWS_OUTER_B_BYTES = 256 << 10
 # Software prefetch distance, in rows, for B rows that lie a leading dimension apart.
@@ -1110,12 +1113,13 @@ class _Gen:
         def b_off(p, j):
             return b.add(b.mul(p, ldb), j) if not self.trans_b else b.add(b.mul(j, ldb), p)
 
-        # A rectangle of one row block meets each B panel once: with B in cache, each panel
-        # is packed right before its tiles into one panel's space (L1), rather than all of
-        # them up front (a block of up to KC x NC, passing through L2 to L3 and back): 4%
-        # faster for the MNIST MLP's x.W1. A B from memory is packed row by row instead,
-        # along whole rows, as the hardware prefetcher likes (panel by panel, each row a
-        # short piece, loses 2-10% on a CNN's fully connected layer).
+        # A rectangle of one row block meets each B panel once: with B in cache (and C not
+        # swept by rows, ROWS_OUTER_K), each panel is packed right before its tiles into one
+        # panel's space (L1), rather than all of them up front (a block of up to KC x NC,
+        # passing through L2 to L3 and back): 4% faster for the MNIST MLP's x.W1. A B from
+        # memory is packed row by row instead, along whole rows, as the hardware prefetcher
+        # likes (panel by panel, each row a short piece, loses 2-10% on a CNN's fully
+        # connected layer).
         b_cached = b.icmp_signed("<=", b.mul(b.mul(k, n), _c64(size)), _c64(DIRECT_B_BYTES))
         stream_b = b.and_(b.icmp_signed("<=", b.sub(row1, row0), _c64(blk.mc)), b_cached)
 
@@ -1123,12 +1127,12 @@ class _Gen:
             nc = self.smin(b, _c64(blk.nc), b.sub(col1, jc))
 
             def chunk(pc, kc, first, last):
-                with b.if_then(b.not_(stream_b)):
-                    b.call(pack_b, [kc, nc, self.gep(b, bb, b_off(pc, jc)), ldb, pb])
                 b_bytes = b.mul(b.mul(kc, nc), _c64(size))
-                rows_outer = b.and_(b.and_(b.not_(stream_b),
-                                           b.icmp_signed("<=", k, _c64(ROWS_OUTER_K))),
+                rows_outer = b.and_(b.icmp_signed("<=", k, _c64(ROWS_OUTER_K)),
                                     b.icmp_signed("<=", b_bytes, _c64(ROWS_OUTER_B_BYTES)))
+                stream = b.and_(stream_b, b.not_(rows_outer))
+                with b.if_then(b.not_(stream)):
+                    b.call(pack_b, [kc, nc, self.gep(b, bb, b_off(pc, jc)), ldb, pb])
 
                 def row_block(ic, _):
                     mc = self.smin(b, _c64(blk.mc), b.sub(row1, ic))
@@ -1157,11 +1161,11 @@ class _Gen:
                             return []
 
                         def col_panel(jr, _):
-                            with b.if_then(stream_b):
+                            with b.if_then(stream):
                                 src = self.gep(b, bb, b_off(pc, b.add(jc, jr)))
                                 cols = self.smin(b, _c64(blk.nr), b.sub(nc, jr))
                                 b.call(pack_b, [kc, cols, src, ldb, pb])
-                            pbj = b.select(stream_b, pb, self.gep(b, pb, b.mul(jr, kc)))
+                            pbj = b.select(stream, pb, self.gep(b, pb, b.mul(jr, kc)))
                             self.loop(b, _c64(0), mc, [], lambda ir_, _: tile_at(ir_, jr, pbj),
                                       step=blk.mr)
                             return []
