@@ -98,7 +98,9 @@ class FunctionBuilder:
         b.position_at_end(head)
         i = b.phi(I64)
         i.add_incoming(lo, pre)
+        saved = dict(self.memo)  # values made in the body do not dominate what follows
         body(i)
+        self.memo = saved
         nxt = b.add(i, self.one, flags=["nuw", "nsw"])
         i.add_incoming(nxt, b.block)
         b.cbranch(b.icmp_signed("<", nxt, hi), head, done)
@@ -183,6 +185,16 @@ class Kernel(FunctionBuilder):
 
     # ---- element generation
     def index(self, shape, multi=None, linear=None):
+        """The Index of a multi-index (one object per shape and multi-index values, so an
+        element generated at it is generated once: see hoist_broadcasts) or of a linear
+        index."""
+        if multi is not None and linear is None:
+            key = ("index", tuple(shape), tuple(map(id, multi)))
+            idx = self.memo.get(key)
+            if idx is None:
+                idx = self.memo[key] = Index(self, shape, multi)
+                self._keep.append(idx)
+            return idx
         idx = Index(self, shape, multi, linear)
         self._keep.append(idx)
         return idx
@@ -236,6 +248,23 @@ def _store_all(k, outputs, idx):
         k.store(ptr, v.dtype, idx.linear, x)
 
 
+def hoist_broadcasts(k, shape, outer, multi):
+    """Generates, ahead of a loop over the other axes of `shape`, the operands of the body's
+    broadcasts to `shape` that vary along the axes `outer` only (at those axes' indices
+    `multi`): the loop's elements then find them made (a softmax's log of each row's sum is
+    taken once per row, not once per element). Such an operand never reads a reduction of the
+    body: what is computed from a reduction's result has the output's shape, made after the
+    reduction's loop."""
+    for instr in k.body.body:
+        if instr.op != "broadcast_in_dim" or tuple(instr.outputs[0].shape) != tuple(shape):
+            continue
+        x, dims = instr.operands[0], instr.params["broadcast_dimensions"]
+        if any(x.shape[i] != 1 and d not in outer for i, d in enumerate(dims)):
+            continue
+        at = [k.zero if x.shape[i] == 1 else multi[outer.index(d)] for i, d in enumerate(dims)]
+        k.gen(x, k.index(x.shape, multi=at))
+
+
 def loop_kernel(k, root, out_ptr):
     """Stores root's element (and each extra output's) at every index of its shape. Returns
     the outer extent (dims whose product is the [start, end) range the caller passes)."""
@@ -254,6 +283,7 @@ def loop_kernel(k, root, out_ptr):
         def row(r):
             outer = k.index(shape[:-1], linear=r)
             base = b.mul(r, inner)
+            hoist_broadcasts(k, shape, list(range(len(shape) - 1)), outer.multi)
 
             def element(j):
                 _store_all(k, outputs, k.index(shape, multi=outer.multi + [j],
@@ -339,6 +369,7 @@ def reduce_kernel(k, root, out_ptr):
                 b.store(const(xr.dtype, identity("max" if kr == "argmax" else "min" if kr ==
                                                  "argmin" else kr, xr.dtype)), acc)
             b.store(k.zero, best_at)
+            hoist_broadcasts(k, x.shape, kept, out.multi)
 
             def inner(rmulti):
                 multi = [None] * x.rank
