@@ -271,6 +271,24 @@ def test_one_and_two_threads_give_identical_bits(dtype):
             assert p.tobytes() == q.tobytes()
 
 
+@pytest.mark.parametrize("m,n,k,cut_n", [(200, 200, 200, False), (100, 500, 784, True),
+                                          (784, 500, 100, False), (100, 100, 1000, False)])
+def test_the_split_cuts_the_side_that_makes_more_rectangles(m, n, k, cut_n):
+    """The longer side is cut unless the other makes more rectangles (200 x 200: 13 column
+    tiles are too few for two rectangles, 34 row tiles are not); two threads give the bits
+    of one."""
+    x, y = data(np.float32, (1, m, k), 1, 1.0), data(np.float32, (1, k, n), 2, 1.0)
+
+    def build(b, x, y):
+        return _dot(b, x, y, (2,), (1,), (0,), (0,))
+    layout = dots.Layout(function(build, [x, y]).body[0])
+    parts, along_n = layout.plan(dots._Py, 1, m, n, k, 2)[:2]
+    assert (parts, along_n) == (2, cut_n)
+    exe = check(build, [x, y], rtol=1e-4, atol=1e-4)
+    one, two = (exe.run([x, y], [], num_threads=t)[0] for t in (1, 2))
+    assert one.tobytes() == two.tobytes()
+
+
 def test_symbolic_sizes_and_threads():
     N = SymDim("N")
     w, bias = data(np.float32, (300, 129), 5, 1.0), data(np.float32, (129,), 6, 1.0)
