@@ -59,14 +59,18 @@ def test_symbolic_function_runs_for_any_batch_with_state_in_place():
         assert [id(s) for s in state] == ids
 
 
-def test_gil_is_released_while_native_code_runs():
+def _square_700():
+    """An executable squaring a 700 x 700 matrix (tens of milliseconds) and the matrix."""
     a = data(np.float32, (700, 700), 3)
-    exe = CompiledExecutable(function(lambda b, x: b.emit1(
+    return CompiledExecutable(function(lambda b, x: b.emit1(
         "dot_general", x, x, lhs_contract=(1,), rhs_contract=(0,), lhs_batch=(), rhs_batch=()),
-        [a]))
-    exe.run([a], [])
-    ticks = []
-    done = threading.Event()
+        [a])), a
+
+
+def _python_runs_during(run):
+    """How many times a Python thread got to run during five calls of run()."""
+    run()
+    ticks, done = [], threading.Event()
 
     def python_work():
         while not done.is_set():
@@ -76,11 +80,16 @@ def test_gil_is_released_while_native_code_runs():
     t.start()
     start = time.perf_counter()
     for _ in range(5):
-        exe.run([a], [])
+        run()
     end = time.perf_counter()
     done.set()
     t.join()
-    assert sum(start < x < end for x in ticks) > 10
+    return sum(start < x < end for x in ticks)
+
+
+def test_gil_is_released_while_native_code_runs():
+    exe, a = _square_700()
+    assert _python_runs_during(lambda: exe.run([a], [])) > 10
 
 
 def test_dump_has_every_pass_llvm_ir_and_vector_fma(tmp_path):
@@ -226,26 +235,9 @@ def test_bound_calls_reuse_state_and_release_the_gil(trampoline, monkeypatch):
         want, want_state = interpret(fn, feeds, want_state, {"N": 5})
         assert_same(call(feeds), want)
         assert_same(state, want_state)  # updated in place, run after run
-    a = data(np.float32, (700, 700), 3)
-    square = CompiledExecutable(function(lambda b, x: b.emit1(
-        "dot_general", x, x, lhs_contract=(1,), rhs_contract=(0,), lhs_batch=(), rhs_batch=()),
-        [a])).bind([])
-    square([a])
-    ticks, done = [], threading.Event()
-
-    def python_work():
-        while not done.is_set():
-            ticks.append(time.perf_counter())
-            time.sleep(0)
-    t = threading.Thread(target=python_work)
-    t.start()
-    start = time.perf_counter()
-    for _ in range(5):
-        square([a])
-    end = time.perf_counter()
-    done.set()
-    t.join()
-    assert sum(start < x < end for x in ticks) > 10
+    exe, a = _square_700()
+    square = exe.bind([])
+    assert _python_runs_during(lambda: square([a])) > 10
 
 
 def test_bound_call_reports_run_time_errors_and_recovers():
