@@ -875,10 +875,10 @@ class _Gen:
             dst = self.gep(b, pa, b.mul(ip, kc))
             full = b.icmp_signed("==", rows, _c64(blk.mr))
 
-            def copy(guard):
+            def copy_edge():  # one value at a time, rows past `rows` zero (row 0 exists)
                 def depth(p, _):
                     for r in range(blk.mr):
-                        if guard and r:
+                        if r:
                             inside = b.icmp_signed("<", _c64(r), rows)
                             row = b.select(inside, b.add(ip, _c64(r)), ip)
                             x = b.select(inside, at(row, p), ir.Constant(self.t, 0.0))
@@ -900,7 +900,7 @@ class _Gen:
                         self.interleave_rows(b, [self.gep(b, a, b.mul(b.add(ip, _c64(r)), lda))
                                                  for r in range(blk.mr)], kc, dst)
                 with edge:
-                    copy(True)
+                    copy_edge()
             return []
 
         self.loop(b, _c64(0), mc, [], panel, step=blk.mr)
@@ -960,17 +960,17 @@ class _Gen:
             cols = self.smin(b, _c64(blk.nr), b.sub(nc, jp))
             dst = self.gep(b, pb, b.mul(jp, kc))
 
-            def copy(guard):
+            def copy_edge():  # one value at a time, columns past `cols` zero (column 0 exists)
                 def depth(p, _):
                     out = self.gep(b, dst, b.mul(p, _c64(blk.nr)))
                     for j in range(blk.nr):
                         col = b.add(jp, _c64(j))
-                        if guard and j:
+                        if j:
                             inside = b.icmp_signed("<", _c64(j), cols)
                             col = b.select(inside, col, jp)
                         x = b.load(self.gep(b, src, b.add(b.mul(col, ldb), p)), typ=self.t,
                                    align=self.align)
-                        if guard and j:
+                        if j:
                             x = b.select(inside, x, ir.Constant(self.t, 0.0))
                         b.store(x, self.gep(b, out, _c64(j)), align=self.align)
                     return []
@@ -981,7 +981,7 @@ class _Gen:
                     self.interleave_rows(b, [self.gep(b, src, b.mul(b.add(jp, _c64(j)), ldb))
                                              for j in range(blk.nr)], kc, dst)
                 with edge:
-                    copy(True)
+                    copy_edge()
             return []
 
         self.loop(b, _c64(0), nc, [], panel, step=blk.nr)
